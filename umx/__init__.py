@@ -1,0 +1,85 @@
+"""umx: MLX's unified-memory array programming model for Linux CPUs and NVIDIA GPUs.
+
+``import umx as mx``: arrays have no device, every op takes ``stream=``, evaluation is lazy,
+and the scheduler runs independent streams at the same time.
+"""
+
+from __future__ import annotations
+
+from . import _device
+from ._array import array
+from ._device import (
+    Device,
+    DeviceType,
+    Stream,
+    ThreadLocalStream,
+    clear_streams,
+    default_device,
+    default_stream,
+    device_count,
+    device_info,
+    is_available,
+    new_stream,
+    new_thread_local_stream,
+    set_default_device,
+    set_default_stream,
+    stream,
+)
+from ._dtypes import (
+    Dtype,
+    DtypeCategory,
+    bfloat16,
+    bool_,
+    complex64,
+    complexfloating,
+    finfo,
+    float16,
+    float32,
+    float64,
+    floating,
+    generic,
+    iinfo,
+    inexact,
+    int8,
+    int16,
+    int32,
+    int64,
+    integer,
+    issubdtype,
+    number,
+    signedinteger,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    unsignedinteger,
+)
+from ._eval import async_eval, eval
+from ._version import __version__
+from .ops import _methods
+from .ops.binary import *  # noqa: F403 - each family lists its public names in __all__
+from .ops.composite import *  # noqa: F403
+from .ops.creation import *  # noqa: F403
+from .ops.index import *  # noqa: F403
+from .ops.linalg import *  # noqa: F403
+from .ops.reduce import *  # noqa: F403
+from .ops.scan import *  # noqa: F403
+from .ops.select import *  # noqa: F403
+from .ops.shape import *  # noqa: F403
+from .ops.sort import *  # noqa: F403
+from .ops.unary import *  # noqa: F403
+
+from . import cuda, metal  # noqa: E402  (after the ops: they only probe backends)
+
+cpu = DeviceType.cpu
+gpu = DeviceType.gpu
+complex128 = complex64  # MLX has no complex128; the name maps as MLX's NumPy bridge does
+_device._init_default_device()
+_methods.bind()
+
+
+def synchronize(stream: Stream | None = None) -> None:
+    """Wait until all work queued on ``stream`` (default: every stream in use) finished."""
+    from ._scheduler import synchronize as _sync
+
+    _sync(stream)

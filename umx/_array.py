@@ -1,0 +1,330 @@
+"""The lazy array node: shape, dtype, the primitive and inputs that make it, its buffer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _dtypes as dt
+
+__all__ = ["array", "node", "as_array", "constant"]
+
+_new = object.__new__
+
+
+class array:
+    """An N-dimensional array. Built lazily by ops; computed by ``mx.eval``.
+
+    It has no device: ops choose where they run with ``stream=``, and the buffer is
+    readable from every device.
+    """
+
+    __slots__ = (
+        "_shape",  # tuple of ints, known when the op is called
+        "_dtype",  # Dtype
+        "_prim",  # the Primitive that computes it (None for constants)
+        "_inputs",  # tuple of input arrays; emptied once computed, releasing the graph
+        "_stream",  # Stream it runs on (None for constants)
+        "_data",  # the backend buffer (NumPy / CuPy array) once available
+        "_seq",  # position on its stream's executor once scheduled (0: unscheduled)
+        "_error",  # exception raised while computing it, if any
+        "_siblings",  # other outputs of a multi-output primitive
+        "__weakref__",
+    )
+
+    def __init__(self, val, dtype: dt.Dtype | None = None) -> None:
+        data, d = _to_buffer(val, dtype)
+        self._shape = data.shape
+        self._dtype = d
+        self._prim = None
+        self._inputs = ()
+        self._stream = None
+        self._data = data
+        self._seq = 0
+        self._error = None
+
+    # -- properties ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._shape
+
+    @property
+    def dtype(self) -> dt.Dtype:
+        return self._dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self._shape:
+            n *= s
+        return n
+
+    @property
+    def itemsize(self) -> int:
+        return self._dtype.size
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self._dtype.size
+
+    # -- evaluation and conversion ----------------------------------------------------
+    def _host(self) -> np.ndarray:
+        """Evaluate and return a NumPy view of the buffer (no copy)."""
+        data = self._data
+        if data is None:
+            from ._eval import eval as _eval
+
+            _eval(self)
+            data = self._data
+        if type(data) is not np.ndarray:
+            from .backends import to_host
+
+            data = to_host(data)
+        return data
+
+    def item(self):
+        """The value of a one-element array as a Python scalar."""
+        if self.size != 1:
+            raise ValueError("[item] item can only be called on arrays of size 1.")
+        v = self._host().reshape(()).item()
+        if self._dtype in (dt.bfloat16,):
+            v = float(v)
+        return v
+
+    def tolist(self):
+        """The array as nested Python lists (a scalar for a 0-d array)."""
+        h = self._host()
+        if self._dtype is dt.bfloat16:
+            h = h.astype(np.float32)
+        return h.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        h = self._host()
+        if h.ndim != len(self._shape):  # a NumPy scalar result: give a 0-d view
+            h = np.asarray(h)
+        if dtype is not None and np.dtype(dtype) != h.dtype:
+            return h.astype(dtype)
+        if copy:
+            return h.copy()
+        return h
+
+    def __buffer__(self, flags):  # Python >= 3.12 buffer protocol
+        h = np.asarray(self._host())
+        return memoryview(h)
+
+    def __repr__(self) -> str:
+        from ._printing import array_repr
+
+        return array_repr(self)
+
+    def __str__(self) -> str:
+        from ._printing import array_str
+
+        return array_str(self)
+
+    def __len__(self) -> int:
+        if not self._shape:
+            raise TypeError("len() of unsized array")
+        return self._shape[0]
+
+    def __iter__(self):
+        if not self._shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self._shape[0]))
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError("The truth value of an array with more than one element is ambiguous.")
+        return bool(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
+    def __index__(self) -> int:
+        if self._dtype.kind not in "iu":
+            raise TypeError("only integer arrays can be converted to an index")
+        return int(self.item())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __copy__(self) -> array:
+        from .ops.unary import copy
+
+        return copy(self)
+
+    def __deepcopy__(self, memo) -> array:
+        return array(np.array(self._host()), self._dtype)
+
+    def __getstate__(self):
+        return (np.array(self._host()), self._dtype.name)
+
+    def __setstate__(self, state) -> None:
+        data, name = state
+        self.__init__(data, dt._dtype_by_name(name))
+
+    def _replace(self, other: array) -> None:
+        """Become ``other`` (in-place forms such as ``a[i] = v`` rebind the node)."""
+        for s in array.__slots__[:-1]:
+            if hasattr(other, s):
+                setattr(self, s, getattr(other, s))
+
+
+def node(prim, inputs: tuple, shape: tuple, dtype: dt.Dtype, stream) -> array:
+    """An unscheduled array computed by ``prim`` from ``inputs`` on ``stream``."""
+    a = _new(array)
+    a._shape = shape
+    a._dtype = dtype
+    a._prim = prim
+    a._inputs = inputs
+    a._stream = stream
+    a._data = None
+    a._seq = 0
+    a._error = None
+    return a
+
+
+def constant(data, dtype: dt.Dtype) -> array:
+    """An available array wrapping a backend buffer (no copy)."""
+    a = _new(array)
+    a._shape = data.shape
+    a._dtype = dtype
+    a._prim = None
+    a._inputs = ()
+    a._stream = None
+    a._data = data
+    a._seq = 0
+    a._error = None
+    return a
+
+
+_SCALAR_CACHE: dict = {}
+
+
+def scalar(value, dtype: dt.Dtype) -> array:
+    """A 0-d constant of ``dtype`` for a Python scalar; small ones are cached."""
+    key = (type(value), value, dtype)
+    try:
+        return _SCALAR_CACHE[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable
+        return constant(np.asarray(value, dtype=dtype.np), dtype)
+    if value != value or (value == 0 and type(value) is float):  # NaN, and -0.0 vs 0.0
+        return constant(np.asarray(value, dtype=dtype.np), dtype)
+    if len(_SCALAR_CACHE) > 512:
+        _SCALAR_CACHE.clear()
+    a = _SCALAR_CACHE[key] = constant(np.asarray(value, dtype=dtype.np), dtype)
+    return a
+
+
+def as_array(x, op: str = "array", dtype: dt.Dtype | None = None) -> array:
+    """``x`` as an array: arrays pass through, scalars / lists / NumPy arrays are wrapped."""
+    if isinstance(x, array):
+        return x
+    if isinstance(x, (int, float, complex, bool, list, tuple, np.ndarray, np.generic)):
+        return array(x, dtype)
+    if hasattr(x, "__mlx_array__"):
+        return x.__mlx_array__()
+    from .backends import foreign_to_array
+
+    a = foreign_to_array(x)
+    if a is not None:
+        return a
+    raise TypeError(f"[{op}] Cannot convert {type(x).__name__} to an array.")
+
+
+def _nested_dtype(val) -> dt.Dtype:
+    """The dtype MLX picks for a nested list of Python scalars."""
+    seen = set()
+    stack = [val]
+    big = False
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, array):
+            seen.add(v._dtype)
+        else:
+            t = type(v)
+            if isinstance(v, bool) or isinstance(v, np.bool_):
+                seen.add(bool)
+            elif isinstance(v, (int, np.integer)):
+                seen.add(int)
+                if not -(2**31) <= int(v) < 2**31:
+                    big = True
+            elif isinstance(v, (float, np.floating)):
+                seen.add(float)
+            elif isinstance(v, (complex, np.complexfloating)):
+                seen.add(complex)
+            else:
+                raise TypeError(f"[array] Invalid type {t.__name__} in a nested list.")
+    arr_dtypes = [s for s in seen if isinstance(s, dt.Dtype)]
+    if arr_dtypes:
+        out = arr_dtypes[0]
+        for d in arr_dtypes[1:]:
+            out = dt.promote_types(out, d)
+        return out
+    if complex in seen:
+        return dt.complex64
+    if float in seen:
+        return dt.float32
+    if int in seen:
+        return dt.int64 if big else dt.int32
+    return dt.bool_
+
+
+def _to_buffer(val, dtype):
+    """A NumPy buffer and its umx dtype for the ``mx.array`` constructor."""
+    if dtype is not None:
+        dtype = dt.to_dtype(dtype, "array")
+    if isinstance(val, array):
+        h = val._host()
+        d = dtype or val._dtype
+        return (h.astype(d.np) if d is not val._dtype else h), d
+    if isinstance(val, np.ndarray):
+        d = dtype or dt.from_numpy(val.dtype)
+        if dtype is None and d is dt.float64:
+            d = dt.float32  # MLX turns NumPy float64 into float32
+        return np.array(val, dtype=d.np), d
+    if isinstance(val, (bool, int, float, complex, np.generic)):
+        d = dtype or dt.scalar_dtype(val)
+        return _checked(np.asarray(val), d), d
+    if isinstance(val, (list, tuple)):
+        d = dtype or _nested_dtype(val)
+        if any(isinstance(v, array) for v in val):
+            val = [np.asarray(v) if isinstance(v, array) else v for v in val]
+        try:
+            raw = np.array(val)
+        except ValueError:
+            raise ValueError("Initialization encountered non-uniform length.") from None
+        return _checked(raw, d), d
+    from .backends import foreign_to_array
+
+    a = foreign_to_array(val)
+    if a is not None:
+        h = a._host()
+        d = dtype or a._dtype
+        return h.astype(d.np), d
+    if hasattr(val, "__mlx_array__"):
+        return _to_buffer(val.__mlx_array__(), dtype)
+    if hasattr(val, "__array__") or hasattr(val, "__array_interface__"):
+        return _to_buffer(np.asarray(val), dtype)
+    raise ValueError(f"[array] Unsupported type {type(val).__name__}.")
+
+
+def _checked(raw: np.ndarray, d: dt.Dtype) -> np.ndarray:
+    if raw.dtype == object:
+        raise ValueError("Initialization encountered non-uniform length.")
+    if d.kind in "iub" and raw.dtype.kind == "c":
+        raise TypeError(f"Cannot convert complex values to {d}.")
+    return raw.astype(d.np)

@@ -1,0 +1,158 @@
+"""Evaluation: walk the graph, number each node on its stream, queue per-stream batches.
+
+Scheduling (the walk, the sequence numbers and the queueing) happens under one lock so
+that every stream's queue is ordered consistently with every cross-stream wait: the
+earliest unfinished node is always runnable, hence no deadlock across threads.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ._array import array
+from ._scheduler import executor_for
+
+__all__ = ["eval", "async_eval", "flatten_arrays"]
+
+_sched_lock = threading.RLock()
+# Set by the CUDA backend: inputs from another device need preparing (a wait or a view).
+mixed_devices = False
+
+
+def flatten_arrays(args, out: list) -> list:
+    """Collect the arrays in nested lists / tuples / dicts."""
+    for a in args:
+        if isinstance(a, array):
+            out.append(a)
+        elif isinstance(a, (list, tuple)):
+            flatten_arrays(a, out)
+        elif isinstance(a, dict):
+            flatten_arrays(a.values(), out)
+        elif a is None or isinstance(a, (int, float, str, bool)):
+            continue
+        else:
+            raise ValueError(
+                "[eval] Expected arrays or trees of arrays (lists, tuples, dicts), "
+                f"got {type(a).__name__}."
+            )
+    return out
+
+
+def _topo(outputs, mixed: bool) -> list:
+    """Unscheduled ancestors of ``outputs`` as (node, prepare) pairs in dependency order.
+
+    ``prepare`` lists the inputs that come from another stream and are not ready (or, with
+    several devices, that live on another device); None when there are none.
+    """
+    order = []
+    seen = set()
+    for o in outputs:
+        if o._data is not None or o._seq or id(o) in seen:
+            continue
+        stack = [(o, False)]
+        while stack:
+            n, prep = stack.pop()
+            if prep is not False:
+                order.append((n, prep))
+                continue
+            nid = id(n)
+            if nid in seen:
+                continue
+            seen.add(nid)
+            sib = getattr(n, "_siblings", None) if n._prim.multi else None
+            if sib:
+                for s in sib:
+                    seen.add(id(s))
+            ns = n._stream
+            prep = None
+            marker = len(stack)
+            stack.append(None)
+            for i in n._inputs:
+                if i._data is None:
+                    if not i._seq and id(i) not in seen:
+                        stack.append((i, False))
+                    if i._stream is not ns:
+                        prep = [i] if prep is None else prep + [i]
+                elif mixed and i._stream is not ns:
+                    prep = [i] if prep is None else prep + [i]
+            stack[marker] = (n, prep)
+    return order
+
+
+def _schedule(outputs, inline: bool):
+    """Queue the work behind ``outputs``; returns the executor to drain inline, if any."""
+    with _sched_lock:
+        order = _topo(outputs, mixed_devices)
+        if not order:
+            return None
+        s0 = order[0][0]._stream
+        ex0 = s0.executor or executor_for(s0)
+        seq = ex0.seq
+        single = True
+        for n, _ in order:
+            if n._stream is not s0:
+                single = False
+                break
+            seq += 1
+            n._seq = seq
+        if single:
+            ex0.seq = seq
+            batches = {ex0: order}
+        else:
+            batches = {}
+            for n, prep in order:
+                s = n._stream
+                ex = s.executor or executor_for(s)
+                ex.seq += 1
+                n._seq = ex.seq
+                b = batches.get(ex)
+                if b is None:
+                    batches[ex] = [(n, prep)]
+                else:
+                    b.append((n, prep))
+        for n, _ in order:
+            if n._prim.multi:
+                for s in n._siblings:
+                    s._seq = n._seq
+        # The caller drains one idle CPU stream itself (the one with the most nodes).
+        chosen = None
+        if inline:
+            best = -1
+            for ex, b in batches.items():
+                if ex.inline_ok and len(b) > best:
+                    chosen, best = ex, len(b)
+        drain = None
+        for ex, b in batches.items():
+            if ex.submit(b, ex is chosen):
+                drain = ex
+    return drain
+
+
+def _wait(outputs) -> None:
+    err = None
+    for o in outputs:
+        if o._data is None:
+            if o._error is None:
+                s = o._stream
+                if s is None or not o._seq:
+                    continue
+                s.executor.wait_for(o._seq)
+            if err is None and o._error is not None:
+                err = o._error
+    if err is not None:
+        raise err
+
+
+def eval(*args) -> None:
+    """Compute the arrays in ``args`` (arrays or nested lists / tuples / dicts of them)."""
+    outputs = flatten_arrays(args, [])
+    drain = _schedule(outputs, inline=True)
+    if drain is not None:
+        drain.drain_inline()
+    _wait(outputs)
+
+
+def async_eval(*args) -> None:
+    """Start computing ``args`` and return at once; a later eval or item waits."""
+    outputs = flatten_arrays(args, [])
+    _schedule(outputs, inline=False)

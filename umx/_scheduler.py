@@ -1,0 +1,245 @@
+"""Stream executors: one in-order queue per stream, drained by one thread at a time.
+
+A CPU stream's queue is drained either by the thread that called ``eval`` (when the
+stream is idle: no hand-off cost) or by the stream's own worker thread. Every scheduled
+node has a sequence number on its stream; ``done`` only grows, so waiting for any node
+is ``wait_for(seq)``, and cross-stream dependencies never need per-node events.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+
+import numpy as np
+
+__all__ = ["Executor", "CpuExecutor", "executor_for", "EvalError"]
+
+
+class EvalError(RuntimeError):
+    """An op failed during evaluation; names the op and its stream."""
+
+
+class Executor:
+    """An in-order executor of batches of nodes for one stream."""
+
+    inline_ok = False
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.queue: deque = deque()
+        self.running = False  # some thread is draining the queue
+        self.seq = 0  # last sequence number handed out
+        self.done = 0  # last sequence number finished
+        self.waiters = 0
+        self._wake = threading.Semaphore(0)
+        self._worker: threading.Thread | None = None
+
+    # -- submission -----------------------------------------------------------------------
+    def submit(self, batch, inline: bool) -> bool:
+        """Queue ``batch`` (list of (node, prepare) pairs). Returns True if the caller
+        should drain it now (``inline`` asked and the stream was idle)."""
+        with self.lock:
+            self.queue.append(batch)
+            if self.running:
+                return False
+            self.running = True
+        if inline:
+            return True
+        self._start_worker()
+        return False
+
+    def drain_inline(self) -> None:
+        """Run what is queued from the calling thread, then hand leftovers to the worker."""
+        while True:
+            with self.lock:
+                if not self.queue:
+                    self.running = False
+                    return
+                batch = self.queue.popleft()
+            self.run_batch(batch)
+            with self.lock:
+                if self.queue:  # others queued behind us: the worker takes them
+                    break
+                self.running = False
+                return
+        self._start_worker()
+
+    def _start_worker(self) -> None:
+        if self._worker is None:
+            t = threading.Thread(target=self._work, name=f"umx-{self.stream!r}", daemon=True)
+            self._worker = t
+            t.start()
+        self._wake.release()
+
+    def _work(self) -> None:
+        np.seterr(all="ignore")
+        while True:
+            self._wake.acquire()
+            while True:
+                with self.lock:
+                    if not self.queue:
+                        self.running = False
+                        break
+                    batch = self.queue.popleft()
+                self.run_batch(batch)
+
+    # -- waiting --------------------------------------------------------------------------
+    def wait_for(self, seq: int) -> None:
+        """Block until the node with sequence number ``seq`` on this stream has finished."""
+        if self.done >= seq:
+            return
+        with self.cond:
+            self.waiters += 1
+            try:
+                while self.done < seq:
+                    self.cond.wait()
+            finally:
+                self.waiters -= 1
+
+    def _finished(self, seq: int) -> None:
+        self.done = seq
+        if self.waiters:
+            with self.cond:
+                self.cond.notify_all()
+
+    def sync_device(self) -> None:
+        """Wait for device work already submitted (a no-op on the CPU)."""
+
+    # -- running --------------------------------------------------------------------------
+    def run_batch(self, batch) -> None:
+        raise NotImplementedError
+
+
+def _fail(node, exc: BaseException) -> None:
+    for i in node._inputs:  # an input that failed is the real cause
+        if i._error is not None:
+            exc = i._error
+            break
+    if node._error is None:
+        if isinstance(exc, EvalError):
+            err = exc
+        else:
+            prim = node._prim
+            name = prim.name if prim is not None else "array"
+            err = EvalError(f"[{name}] failed on {node._stream!r}: {type(exc).__name__}: {exc}")
+            err.__cause__ = exc
+        node._error = err
+    siblings = getattr(node, "_siblings", None)
+    if siblings:
+        for s in siblings:
+            s._error = node._error
+
+
+def _inherit_error(node) -> bool:
+    """After a failure in a batch: a node whose input failed fails with the same error."""
+    for i in node._inputs:
+        if i._error is not None:
+            _fail(node, i._error)
+            return True
+    return False
+
+
+class CpuExecutor(Executor):
+    """Runs NumPy kernels. The batch loop is the per-op hot path of CPU evaluation."""
+
+    xp = np
+    inline_ok = True  # the thread calling eval may drain this stream itself
+
+    def run_batch(self, batch) -> None:
+        xp = np
+        finished = self._finished
+        last = 0
+        failed = False
+        with np.errstate(all="ignore"):
+            for n, prep in batch:
+                try:
+                    ins = n._inputs
+                    if failed and _inherit_error(n):
+                        pass
+                    elif prep is not None:
+                        args = self.prepare(n, prep)
+                    elif len(ins) == 1:
+                        args = (ins[0]._data,)
+                    elif len(ins) == 2:
+                        args = (ins[0]._data, ins[1]._data)
+                    else:
+                        args = [i._data for i in ins]
+                    if n._error is None:
+                        prim = n._prim
+                        out = prim.eval(xp, *args)
+                        if prim.multi:
+                            for s, o in zip(n._siblings, out):
+                                s._data = o
+                                s._inputs = ()
+                        else:
+                            n._data = out
+                            n._inputs = ()
+                except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
+                    _fail(n, exc)
+                    failed = True
+                last = n._seq
+                if self.waiters:
+                    finished(last)
+                else:
+                    self.done = last
+        if last:
+            finished(last)
+
+    def prepare(self, n, prep):
+        """Inputs of a node that waits on other streams or reads foreign buffers."""
+        for i in prep:
+            if i._data is None and i._error is None:
+                i._stream.executor.wait_for(i._seq)
+        args = []
+        for i in n._inputs:
+            if i._error is not None:
+                raise i._error
+            d = i._data
+            if type(d) is not np.ndarray and not isinstance(d, np.generic):
+                from .backends import to_host
+
+                d = to_host(d)
+            args.append(d)
+        return args
+
+
+_exec_lock = threading.Lock()
+_ALL_EXECUTORS: weakref.WeakSet = weakref.WeakSet()
+
+
+def executor_for(stream) -> Executor:
+    """The stream's executor, made on first use."""
+    ex = stream.executor
+    if ex is None:
+        with _exec_lock:
+            ex = stream.executor
+            if ex is None:
+                if stream.device.type.name == "cpu":
+                    ex = CpuExecutor(stream)
+                else:
+                    from .backends import gpu_backend
+
+                    ex = gpu_backend().make_executor(stream)
+                stream.executor = ex
+                _ALL_EXECUTORS.add(ex)
+    return ex
+
+
+def synchronize(stream=None) -> None:
+    """Wait for everything queued on ``stream``, or on every stream made so far."""
+    if stream is not None:
+        from ._device import resolve_stream
+
+        s = resolve_stream(stream)
+        ex = s.executor
+        if ex is not None:
+            ex.wait_for(ex.seq)
+            ex.sync_device()
+        return
+    for ex in list(_ALL_EXECUTORS):
+        ex.wait_for(ex.seq)
+        ex.sync_device()

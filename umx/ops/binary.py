@@ -1,0 +1,208 @@
+"""Elementwise binary ops with MLX's promotion (weak Python scalars) and broadcasting."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtypes as dt
+from .._array import array, as_array, node, scalar
+from .._device import resolve_stream
+from .._primitive import Primitive
+from ._util import broadcast_shapes
+from .unary import cast
+
+_PROMOTE = dt._PROMOTE
+_weak = dt.weak_result
+_SCALARS = (int, float, bool, complex, np.number, np.bool_)
+
+
+class Binary(Primitive):
+    """An elementwise primitive over two inputs broadcast to one shape."""
+
+    __slots__ = ()
+
+
+def promote(a, b, op: str, stream):
+    """``a``, ``b`` as arrays of one dtype (MLX rules: Python scalars are weak), with
+    the broadcast shape. The common case (two arrays, same dtype and shape) is fast."""
+    ta = type(a) is array
+    tb = type(b) is array
+    if ta and tb:
+        da, db = a._dtype, b._dtype
+        if da is not db:
+            d = _PROMOTE[(da, db)]
+            a = cast(a, d, stream)
+            b = cast(b, d, stream)
+        else:
+            d = da
+    elif ta:
+        if isinstance(b, _SCALARS):
+            d = _weak(a._dtype, b)
+            a = cast(a, d, stream)
+            b = scalar(b, d)
+        else:
+            return promote(a, as_array(b, op), op, stream)
+    elif tb:
+        if isinstance(a, _SCALARS):
+            d = _weak(b._dtype, a)
+            b = cast(b, d, stream)
+            a = scalar(a, d)
+        else:
+            return promote(as_array(a, op), b, op, stream)
+    else:
+        if isinstance(a, _SCALARS) and isinstance(b, _SCALARS):
+            a = array(a)
+            return promote(a, b, op, stream)
+        return promote(as_array(a, op), as_array(b, op), op, stream)
+    sa, sb = a._shape, b._shape
+    shape = sa if sa == sb else broadcast_shapes(sa, sb, op=op)
+    return a, b, shape, d
+
+
+def _binary(prim: Binary, out_rule=None, allowed=None, message=None, compute=None):
+    """The public function of ``prim``.
+
+    ``compute`` maps the promoted dtype to the dtype the kernel runs in (e.g. ints ->
+    float32 for divide); ``out_rule`` maps it to the output dtype (bool for comparisons).
+    ``allowed`` is a predicate on the promoted dtype.
+    """
+    name = prim.name
+
+    def op(a, b, /, *, stream=None) -> array:
+        s = resolve_stream(stream)
+        a, b, shape, d = promote(a, b, name, s)
+        if allowed is not None and not allowed(d):
+            raise ValueError(f"[{name}] {message or 'Not supported for ' + d.name + '.'}")
+        if compute is not None:
+            c = compute(d)
+            if c is not d:
+                a, b, d = cast(a, c, s), cast(b, c, s), c
+        return node(prim, (a, b), shape, d if out_rule is None else out_rule(d), s)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = prim.__doc__
+    return op
+
+
+def _declare(name: str, kernel, doc: str, **kw):
+    cls = type(name.title().replace("_", ""), (Binary,), {"__slots__": (), "name": name, "__doc__": doc})
+    cls.eval = lambda self, xp, x, y: kernel(xp, x, y)
+    return _binary(cls(), **kw), cls
+
+
+_bool = lambda d: dt.bool_  # noqa: E731
+_not_complex = lambda d: d is not dt.complex64  # noqa: E731
+_integral = lambda d: d.kind in "biu"  # noqa: E731
+_float_of = dt.float_of
+
+
+def _divide(xp, x, y):
+    return xp.true_divide(x, y).astype(x.dtype, copy=False)
+
+
+def _floor_divide(xp, x, y):
+    if x.dtype.kind == "c":
+        return xp.floor((x / y).real).astype(x.dtype)
+    if x.dtype.kind == "b":
+        return x & y
+    return xp.floor_divide(x, y)
+
+
+def _remainder(xp, x, y):
+    if x.dtype.kind == "b":
+        return x & ~y
+    return xp.remainder(x, y)
+
+
+def _power(xp, x, y):
+    if x.dtype.kind in "iu":
+        # Negative integer exponents give 0 (1 for base 1, +-1 for base -1), as in MLX.
+        neg = y < 0
+        if neg.any():
+            safe = xp.where(neg, 0, y)
+            r = xp.power(x, safe)
+            inv = xp.where(x == 1, 1, xp.where(x == -1, xp.where(y % 2 == 0, 1, -1), 0))
+            return xp.where(neg, inv, r).astype(x.dtype)
+        return xp.power(x, y)
+    if x.dtype.kind == "b":
+        return x | ~y
+    return xp.power(x, y)
+
+
+def _logaddexp(xp, x, y):
+    if x.dtype.kind == "c":
+        return xp.log(xp.exp(x) + xp.exp(y))
+    return xp.logaddexp(x, y)
+
+
+def _shift_dtype(d):
+    return dt.uint8 if d is dt.bool_ else d
+
+
+def _as_int(f):
+    def k(xp, x, y):
+        if x.dtype.kind == "b":
+            x, y = x.astype(np.uint8), y.astype(np.uint8)
+        return f(xp, x, y)
+
+    return k
+
+
+add, Add = _declare("add", lambda xp, x, y: xp.add(x, y), "Elementwise addition.")
+subtract, Subtract = _declare("subtract", lambda xp, x, y: xp.subtract(x, y), "Elementwise subtraction.")
+multiply, Multiply = _declare("multiply", lambda xp, x, y: xp.multiply(x, y), "Elementwise multiplication.")
+divide, Divide = _declare("divide", _divide, "Elementwise true division.", compute=_float_of)
+floor_divide, FloorDivide = _declare("floor_divide", _floor_divide, "Elementwise floor division.")
+remainder, Remainder = _declare(
+    "remainder", _remainder, "Elementwise remainder with the sign of the divisor.",
+    allowed=_not_complex, message="Complex type not supported.",
+)  # fmt: skip
+power, Power = _declare("power", _power, "Elementwise power.")
+maximum, Maximum = _declare("maximum", lambda xp, x, y: xp.maximum(x, y), "Elementwise maximum (NaN propagates).")
+minimum, Minimum = _declare("minimum", lambda xp, x, y: xp.minimum(x, y), "Elementwise minimum (NaN propagates).")
+arctan2, Arctan2 = _declare(
+    "arctan2", lambda xp, x, y: xp.arctan2(x, y), "Elementwise arctangent of ``a / b`` by quadrant.",
+    compute=_float_of, allowed=_not_complex,
+)  # fmt: skip
+logaddexp, Logaddexp = _declare("logaddexp", _logaddexp, "Elementwise ``log(exp(a) + exp(b))``.", compute=_float_of)
+equal, Equal = _declare("equal", lambda xp, x, y: xp.equal(x, y), "Elementwise ``a == b``.", out_rule=_bool)
+not_equal, NotEqual = _declare("not_equal", lambda xp, x, y: xp.not_equal(x, y), "Elementwise ``a != b``.", out_rule=_bool)
+less, Less = _declare("less", lambda xp, x, y: xp.less(x, y), "Elementwise ``a < b``.", out_rule=_bool)
+less_equal, LessEqual = _declare("less_equal", lambda xp, x, y: xp.less_equal(x, y), "Elementwise ``a <= b``.", out_rule=_bool)
+greater, Greater = _declare("greater", lambda xp, x, y: xp.greater(x, y), "Elementwise ``a > b``.", out_rule=_bool)
+greater_equal, GreaterEqual = _declare(
+    "greater_equal", lambda xp, x, y: xp.greater_equal(x, y), "Elementwise ``a >= b``.", out_rule=_bool
+)  # fmt: skip
+logical_and, LogicalAnd = _declare(
+    "logical_and", lambda xp, x, y: xp.logical_and(x, y), "Elementwise logical and.", out_rule=_bool
+)  # fmt: skip
+logical_or, LogicalOr = _declare("logical_or", lambda xp, x, y: xp.logical_or(x, y), "Elementwise logical or.", out_rule=_bool)
+_BITWISE_MSG = "Only allowed on integer or boolean types."
+bitwise_and, BitwiseAnd = _declare(
+    "bitwise_and", lambda xp, x, y: xp.bitwise_and(x, y), "Elementwise bitwise and.",
+    allowed=_integral, message=_BITWISE_MSG,
+)  # fmt: skip
+bitwise_or, BitwiseOr = _declare(
+    "bitwise_or", lambda xp, x, y: xp.bitwise_or(x, y), "Elementwise bitwise or.",
+    allowed=_integral, message=_BITWISE_MSG,
+)  # fmt: skip
+bitwise_xor, BitwiseXor = _declare(
+    "bitwise_xor", lambda xp, x, y: xp.bitwise_xor(x, y), "Elementwise bitwise xor.",
+    allowed=_integral, message=_BITWISE_MSG,
+)  # fmt: skip
+left_shift, LeftShift = _declare(
+    "left_shift", _as_int(lambda xp, x, y: xp.left_shift(x, y)), "Elementwise ``a << b``.",
+    allowed=_integral, message=_BITWISE_MSG, out_rule=_shift_dtype,
+)  # fmt: skip
+right_shift, RightShift = _declare(
+    "right_shift", _as_int(lambda xp, x, y: xp.right_shift(x, y)), "Elementwise ``a >> b``.",
+    allowed=_integral, message=_BITWISE_MSG, out_rule=_shift_dtype,
+)  # fmt: skip
+
+__all__ = [
+    "add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power",
+    "maximum", "minimum", "arctan2", "logaddexp", "equal", "not_equal", "less",
+    "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift",
+]  # fmt: skip
+METHODS: dict = {}

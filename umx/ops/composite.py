@@ -1,0 +1,6 @@
+"""Ops of the 'composite' family (to be written)."""
+
+from __future__ import annotations
+
+__all__: list = []
+METHODS: dict = {}

@@ -1,0 +1,6 @@
+"""Ops of the 'reduce' family (to be written)."""
+
+from __future__ import annotations
+
+__all__: list = []
+METHODS: dict = {}

@@ -1,0 +1,292 @@
+"""Elementwise unary ops: each primitive, its dtype rule and its public function."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _dtypes as dt
+from .._array import array, as_array, node
+from .._device import resolve_stream
+from .._primitive import Primitive
+
+# Dtype rules: dicts from input dtype to output dtype; a missing key is unsupported.
+_ALL = dt.ALL_DTYPES
+_SAME = {d: d for d in _ALL}
+_SAME_REAL = {d: d for d in _ALL if d is not dt.complex64}
+_FLOAT = {d: dt.float_of(d) for d in _ALL}
+_FLOAT_REAL = {d: dt.float_of(d) for d in _ALL if d is not dt.complex64}
+_BOOL = {d: dt.bool_ for d in _ALL}
+_REAL_PART = {d: (dt.float32 if d is dt.complex64 else d) for d in _ALL}
+_NO_BOOL = {d: d for d in _ALL if d is not dt.bool_}
+_INTEGRAL = {d: d for d in _ALL if d.kind in "biu"}
+
+
+class Unary(Primitive):
+    """An elementwise primitive with one input and output of the input's shape."""
+
+    __slots__ = ()
+
+
+def _unary(prim: Unary, rule: dict, doc: str, message: str | None = None):
+    """Make the public function for ``prim``: dtype rule checked at call time."""
+    name = prim.name
+
+    def op(a, /, *, stream=None) -> array:
+        if type(a) is not array:
+            a = as_array(a, name)
+        try:
+            out = rule[a._dtype]
+        except KeyError:
+            msg = message or f"Not supported for {a._dtype.name}."
+            raise ValueError(f"[{name}] {msg}") from None
+        return node(prim, (a,), a._shape, out, resolve_stream(stream))
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+def _declare(name: str, fn, rule: dict, doc: str, message: str | None = None):
+    """Declare a unary primitive whose kernel is ``fn(xp, x)``; returns the public op."""
+    cls = type(name.title().replace("_", ""), (Unary,), {"__slots__": (), "name": name})
+    cls.eval = lambda self, xp, x: fn(xp, x)
+    return _unary(cls(), rule, doc, message), cls
+
+
+def _erf(xp, x):
+    if xp is np:
+        v = np.vectorize(math.erf, otypes=[np.float64])(x.astype(np.float64))
+        return v.astype(x.dtype)
+    from cupyx.scipy.special import erf
+
+    return erf(x)
+
+
+def _erfinv(xp, x):
+    if xp is np:
+        xd = np.asarray(x, dtype=np.float64)
+        # A rough start refined by Newton steps on erf(y) - x.
+        w = -np.log((1.0 - xd) * (1.0 + xd))
+        y = np.where(np.abs(xd) < 1, np.sqrt(np.maximum(w, 0.0)) * np.sign(xd), 0.0)
+        erf = np.vectorize(math.erf, otypes=[np.float64])
+        for _ in range(40):
+            y = y - (erf(y) - xd) / (2 / math.sqrt(math.pi) * np.exp(-y * y))
+        y = np.where(xd == 1, np.inf, np.where(xd == -1, -np.inf, y))
+        y = np.where(np.abs(xd) > 1, np.nan, y)
+        return y.astype(x.dtype)
+    from cupyx.scipy.special import erfinv
+
+    return erfinv(x)
+
+
+def _sigmoid(xp, x):
+    return (1 / (1 + xp.exp(-x))).astype(x.dtype, copy=False)
+
+
+def _round_half_even(xp, x):
+    return xp.round(x)
+
+
+def _cast_like(f):
+    """Kernel whose NumPy result dtype may differ (float16 math, ints): cast back."""
+    return lambda xp, x: f(xp, x).astype(_out_np(x), copy=False)
+
+
+def _out_np(x):
+    k = x.dtype.kind
+    return x.dtype if k in "fcV" or x.dtype.name == "bfloat16" else np.float32
+
+
+def _float_in(f):
+    """Integer inputs of float-valued ops compute in float32, as MLX does."""
+
+    def k(xp, x):
+        if x.dtype.kind in "biu":
+            x = x.astype(np.float32)
+        return f(xp, x)
+
+    return k
+
+
+def _np(fname):
+    return _float_in(lambda xp, x: getattr(xp, fname)(x))
+
+
+abs, Abs = _declare("abs", lambda xp, x: xp.abs(x), {**_SAME, dt.complex64: dt.float32}, "Elementwise absolute value.")
+negative, Negative = _declare(
+    "negative", lambda xp, x: xp.negative(x), _NO_BOOL, "Elementwise negation.",
+    "Not supported for bool, use logical_not instead.",
+)  # fmt: skip
+sign, Sign = _declare("sign", lambda xp, x: _sign(xp, x), _SAME, "Elementwise sign.")
+exp, Exp = _declare("exp", _np("exp"), _FLOAT, "Elementwise exponential.")
+expm1, Expm1 = _declare("expm1", _np("expm1"), _FLOAT_REAL, "Elementwise ``exp(x) - 1``, accurate near 0.")
+log, Log = _declare("log", _np("log"), _FLOAT, "Elementwise natural logarithm.")
+log1p, Log1p = _declare("log1p", _np("log1p"), _FLOAT, "Elementwise ``log(1 + x)``.")
+log2, Log2 = _declare("log2", _np("log2"), _FLOAT, "Elementwise base-2 logarithm.")
+log10, Log10 = _declare("log10", _np("log10"), _FLOAT, "Elementwise base-10 logarithm.")
+sqrt, Sqrt = _declare("sqrt", _np("sqrt"), _FLOAT, "Elementwise square root.")
+rsqrt, Rsqrt = _declare(
+    "rsqrt", _float_in(lambda xp, x: (1 / xp.sqrt(x)).astype(x.dtype, copy=False)), _FLOAT,
+    "Elementwise reciprocal square root.",
+)  # fmt: skip
+square, Square = _declare("square", lambda xp, x: xp.multiply(x, x), _SAME, "Elementwise square.")
+reciprocal, Reciprocal = _declare(
+    "reciprocal", _float_in(lambda xp, x: (1 / x).astype(x.dtype, copy=False)), _FLOAT,
+    "Elementwise reciprocal.",
+)  # fmt: skip
+sin, Sin = _declare("sin", _np("sin"), _FLOAT, "Elementwise sine.")
+cos, Cos = _declare("cos", _np("cos"), _FLOAT, "Elementwise cosine.")
+tan, Tan = _declare("tan", _np("tan"), _FLOAT, "Elementwise tangent.")
+arcsin, Arcsin = _declare("arcsin", _np("arcsin"), _FLOAT, "Elementwise inverse sine.")
+arccos, Arccos = _declare("arccos", _np("arccos"), _FLOAT, "Elementwise inverse cosine.")
+arctan, Arctan = _declare("arctan", _np("arctan"), _FLOAT, "Elementwise inverse tangent.")
+sinh, Sinh = _declare("sinh", _np("sinh"), _FLOAT, "Elementwise hyperbolic sine.")
+cosh, Cosh = _declare("cosh", _np("cosh"), _FLOAT, "Elementwise hyperbolic cosine.")
+tanh, Tanh = _declare("tanh", _np("tanh"), _FLOAT, "Elementwise hyperbolic tangent.")
+arcsinh, Arcsinh = _declare("arcsinh", _np("arcsinh"), _FLOAT, "Elementwise inverse hyperbolic sine.")
+arccosh, Arccosh = _declare("arccosh", _np("arccosh"), _FLOAT, "Elementwise inverse hyperbolic cosine.")
+arctanh, Arctanh = _declare("arctanh", _np("arctanh"), _FLOAT, "Elementwise inverse hyperbolic tangent.")
+erf, Erf = _declare("erf", _float_in(_erf), _FLOAT_REAL, "Elementwise error function.")
+erfinv, Erfinv = _declare("erfinv", _float_in(_erfinv), _FLOAT_REAL, "Elementwise inverse error function.")
+sigmoid, Sigmoid = _declare("sigmoid", _float_in(_sigmoid), _FLOAT_REAL, "Elementwise logistic sigmoid.")
+floor, Floor = _declare("floor", lambda xp, x: xp.floor(x) if x.dtype.kind in "fV" else x, _SAME_REAL, "Elementwise floor.")
+ceil, Ceil = _declare("ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind in "fV" else x, _SAME_REAL, "Elementwise ceiling.")
+logical_not, LogicalNot = _declare(
+    "logical_not", lambda xp, x: xp.logical_not(x), _BOOL, "Elementwise logical not."
+)  # fmt: skip
+isnan, Isnan = _declare("isnan", lambda xp, x: xp.isnan(x), _BOOL, "Elementwise NaN test.")
+isinf, Isinf = _declare("isinf", lambda xp, x: xp.isinf(x), _BOOL, "Elementwise infinity test.")
+isfinite, Isfinite = _declare("isfinite", lambda xp, x: xp.isfinite(x), _BOOL, "Elementwise finiteness test.")
+isposinf, Isposinf = _declare(
+    "isposinf", lambda xp, x: xp.isinf(x) & (x > 0) if x.dtype.kind != "c" else xp.zeros(x.shape, bool),
+    _BOOL, "Elementwise +infinity test.",
+)  # fmt: skip
+isneginf, Isneginf = _declare(
+    "isneginf", lambda xp, x: xp.isinf(x) & (x < 0) if x.dtype.kind != "c" else xp.zeros(x.shape, bool),
+    _BOOL, "Elementwise -infinity test.",
+)  # fmt: skip
+conjugate, Conjugate = _declare("conjugate", lambda xp, x: xp.conjugate(x), _SAME, "Elementwise complex conjugate.")
+real, Real = _declare("real", lambda xp, x: xp.real(x).copy() if x.dtype.kind == "c" else x, _REAL_PART, "Real part.")
+imag, Imag = _declare(
+    "imag", lambda xp, x: xp.imag(x).copy() if x.dtype.kind == "c" else xp.zeros_like(x), _REAL_PART, "Imaginary part."
+)  # fmt: skip
+degrees, Degrees = _declare(
+    "degrees", _float_in(lambda xp, x: (x * (180.0 / math.pi)).astype(x.dtype, copy=False)), _FLOAT,
+    "Radians to degrees.",
+)  # fmt: skip
+radians, Radians = _declare(
+    "radians", _float_in(lambda xp, x: (x * (math.pi / 180.0)).astype(x.dtype, copy=False)), _FLOAT,
+    "Degrees to radians.",
+)  # fmt: skip
+bitwise_invert, BitwiseInvert = _declare(
+    "bitwise_invert", lambda xp, x: xp.invert(x), _INTEGRAL, "Elementwise bitwise inverse.",
+    "Bitwise inverse only allowed on integer types.",
+)  # fmt: skip
+stop_gradient, StopGradient = _declare(
+    "stop_gradient", lambda xp, x: x, _SAME, "The identity, with no gradient flowing through it."
+)  # fmt: skip
+copy, Copy = _declare("copy", lambda xp, x: x.copy(), _SAME, "A copy of the array.")
+
+conj = conjugate
+
+
+def _sign(xp, x):
+    if x.dtype.kind == "b":
+        return x
+    if x.dtype.kind == "c":
+        mag = xp.abs(x)
+        return xp.where(mag == 0, 0, x / xp.where(mag == 0, 1, mag)).astype(x.dtype)
+    return xp.sign(x)
+
+
+class Round(Unary):
+    __slots__ = ("decimals",)
+    name = "round"
+
+    def __init__(self, decimals: int) -> None:
+        self.decimals = decimals
+
+    def eval(self, xp, x):
+        if x.dtype.kind in "biu":
+            return x if self.decimals >= 0 else xp.round(x, self.decimals)
+        return xp.round(x, self.decimals)
+
+
+_ROUND0 = Round(0)
+
+
+def round(a, /, decimals: int = 0, *, stream=None) -> array:
+    """Round half to even to ``decimals`` decimal places."""
+    a = as_array(a, "round")
+    prim = _ROUND0 if decimals == 0 else Round(int(decimals))
+    return node(prim, (a,), a._shape, a._dtype, resolve_stream(stream))
+
+
+class NanToNum(Unary):
+    __slots__ = ("nan", "posinf", "neginf")
+    name = "nan_to_num"
+
+    def __init__(self, nan, posinf, neginf) -> None:
+        self.nan, self.posinf, self.neginf = nan, posinf, neginf
+
+    def eval(self, xp, x):
+        if x.dtype.kind not in "fV":
+            return x
+        return xp.nan_to_num(x, nan=self.nan, posinf=self.posinf, neginf=self.neginf)
+
+
+def nan_to_num(a, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None, *, stream=None) -> array:
+    """Replace NaN with ``nan`` and infinities with ``posinf`` / ``neginf`` (default: the
+    dtype's largest finite values)."""
+    a = as_array(a, "nan_to_num")
+    if a._dtype in (dt.float64, dt.complex64):
+        raise ValueError(f"[nan_to_num] Does not yet support given type: {a._dtype.name}.")
+    if a._dtype.kind == "f":
+        info = dt.finfo(a._dtype)
+        posinf = info.max if posinf is None else posinf
+        neginf = info.min if neginf is None else neginf
+    return node(NanToNum(nan, posinf, neginf), (a,), a._shape, a._dtype, resolve_stream(stream))
+
+
+class AsType(Unary):
+    __slots__ = ("dtype",)
+    name = "astype"
+
+    def __init__(self, dtype: dt.Dtype) -> None:
+        self.dtype = dtype
+
+    def eval(self, xp, x):
+        return x.astype(self.dtype.np)
+
+
+_ASTYPE = {d: AsType(d) for d in dt.ALL_DTYPES}
+
+
+def astype(a, dtype, /, *, stream=None) -> array:
+    """``a`` converted to ``dtype``."""
+    a = as_array(a, "astype")
+    d = dt.to_dtype(dtype, "astype")
+    return node(_ASTYPE[d], (a,), a._shape, d, resolve_stream(stream))
+
+
+def cast(a: array, d: dt.Dtype, stream) -> array:
+    """Internal: ``a`` as dtype ``d`` on a resolved stream (no node when it already is)."""
+    if a._dtype is d:
+        return a
+    return node(_ASTYPE[d], (a,), a._shape, d, stream)
+
+__all__ = [
+    "abs", "negative", "sign", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt",
+    "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
+    "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "erf", "erfinv", "sigmoid",
+    "floor", "ceil", "round", "logical_not", "isnan", "isinf", "isfinite", "isposinf",
+    "isneginf", "conjugate", "conj", "real", "imag", "degrees", "radians", "nan_to_num",
+    "bitwise_invert", "stop_gradient", "astype",
+]  # fmt: skip
+METHODS = {
+    "abs": abs, "exp": exp, "log": log, "log1p": log1p, "log2": log2, "log10": log10,
+    "sqrt": sqrt, "rsqrt": rsqrt, "square": square, "reciprocal": reciprocal, "sin": sin,
+    "cos": cos, "round": round, "conj": conjugate, "astype": astype,
+}  # fmt: skip
