@@ -103,7 +103,7 @@ class array:
 
     def __array__(self, dtype=None, copy=None):
         h = self._host()
-        if h.ndim != len(self._shape):  # a NumPy scalar result: give a 0-d view
+        if type(h) is not np.ndarray:  # a NumPy scalar result: give a 0-d array
             h = np.asarray(h)
         if dtype is not None and np.dtype(dtype) != h.dtype:
             return h.astype(dtype)

@@ -279,7 +279,7 @@ def stream(s):
     st.defaults[target.device] = target
     st.current = None
     try:
-        yield target
+        yield None  # as MLX's StreamContext
     finally:
         st.device = old_device
         st.defaults = old_defaults
