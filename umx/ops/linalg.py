@@ -1,6 +1,540 @@
-"""Ops of the 'linalg' family (to be written)."""
+"""Matrix products: matmul, addmm, tensordot, inner, outer, kron, vecdot, einsum.
+
+Large products go straight to ``xp.matmul`` / ``xp.tensordot`` (OpenBLAS on the CPU,
+cuBLAS on the GPU) on the buffers as they are: no copies, no dtype round trips. The
+half-precision types have no CPU BLAS; they are computed in float32 and cast back, as
+MLX's CPU backend does.
+"""
 
 from __future__ import annotations
 
-__all__: list = []
+from functools import lru_cache
+
+import ml_dtypes
+import numpy as np
+
+from .. import _dtypes as dt
+from .._array import array, as_array, node
+from .._device import resolve_stream
+from .._primitive import Primitive
+from ._util import broadcast_shapes, fmt_shape
+from .unary import cast
+
+_PROMOTE = dt._PROMOTE
+_HALF = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+_BF16 = np.dtype(ml_dtypes.bfloat16)
+_F32 = np.dtype(np.float32)
+
+
+def _wide(xp, x):
+    """``x`` in a dtype the backend's BLAS computes in (float32 for the half types on
+    the CPU, and for bfloat16 everywhere)."""
+    d = x.dtype
+    if d in _HALF and (xp is np or d == _BF16):
+        return x.astype(_F32)
+    return x
+
+
+def _inexact_error(op: str, da: dt.Dtype, db: dt.Dtype, d: dt.Dtype) -> ValueError:
+    return ValueError(
+        f"[{op}] Only inexact types are supported but {da.name} and {db.name} were provided "
+        f"which results in {d.name}, which is not a floating point type."
+    )
+
+
+def _promote_inexact(a: array, b: array, op: str = "matmul") -> dt.Dtype:
+    d = _PROMOTE[(a._dtype, b._dtype)]
+    if d.kind not in "fc":
+        raise _inexact_error(op, a._dtype, b._dtype, d)
+    return d
+
+
+def _sum_dtype(d: dt.Dtype) -> dt.Dtype:
+    """The dtype MLX's ``sum`` gives: small integers widen to 32 bits."""
+    if d is dt.bool_ or d is dt.int8 or d is dt.int16:
+        return dt.int32
+    if d is dt.uint8 or d is dt.uint16:
+        return dt.uint32
+    return d
+
+
+# -- matmul ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _matmul_shape(sa: tuple, sb: tuple, op: str) -> tuple:
+    if not sa or not sb:
+        raise ValueError(f"[{op}] Got 0 dimension input. Inputs must have at least one dimension.")
+    ma = (1, *sa) if len(sa) == 1 else sa
+    mb = (*sb, 1) if len(sb) == 1 else sb
+    if ma[-1] != mb[-2]:
+        raise ValueError(
+            f"[{op}] Last dimension of first input with shape {fmt_shape(ma)} must match second "
+            f"to last dimension of second input with shape {fmt_shape(mb)}."
+        )
+    ba, bb = ma[:-2], mb[:-2]
+    batch = ba if ba == bb else broadcast_shapes(ba, bb, op="broadcast_shapes")
+    out = batch
+    if len(sa) > 1:
+        out = (*out, ma[-2])
+    if len(sb) > 1:
+        out = (*out, mb[-1])
+    return out
+
+
+class Matmul(Primitive):
+    """``a @ b`` with NumPy's 1-D and batch-broadcasting rules."""
+
+    __slots__ = ()
+    name = "matmul"
+
+    def eval(self, xp, a, b):
+        d = a.dtype
+        if d in _HALF and (xp is np or d == _BF16):
+            return xp.matmul(a.astype(_F32), b.astype(_F32)).astype(d)
+        return xp.matmul(a, b)
+
+
+_MATMUL = Matmul()
+
+
+def matmul(a, b, /, *, stream=None) -> array:
+    """Matrix product of ``a`` and ``b`` (batched, broadcast over leading dimensions)."""
+    if type(a) is not array:
+        a = as_array(a, "matmul")
+    if type(b) is not array:
+        b = as_array(b, "matmul")
+    s = resolve_stream(stream)
+    da, db = a._dtype, b._dtype
+    if da is db:
+        d = da
+        if d.kind not in "fc":
+            raise _inexact_error("matmul", da, db, d)
+    else:
+        d = _promote_inexact(a, b)
+        a, b = cast(a, d, s), cast(b, d, s)
+    shape = _matmul_shape(a._shape, b._shape, "matmul")
+    return node(_MATMUL, (a, b), shape, d, s)
+
+
+class AddMM(Primitive):
+    """``alpha * (a @ b) + beta * c``, written into the product's fresh buffer."""
+
+    __slots__ = ("alpha", "beta")
+    name = "addmm"
+
+    def __init__(self, alpha: float, beta: float) -> None:
+        self.alpha = alpha
+        self.beta = beta
+
+    def eval(self, xp, c, a, b):
+        d = a.dtype
+        alpha, beta = self.alpha, self.beta
+        wa, wb = _wide(xp, a), _wide(xp, b)
+        if alpha == 0:  # the product is skipped, as BLAS does (no NaN from inf * 0)
+            out = xp.zeros(_matmul_shape(a.shape, b.shape, "addmm"), wa.dtype)
+        else:
+            out = xp.asarray(xp.matmul(wa, wb))  # a fresh buffer (0-d for two vectors)
+            if alpha != 1:
+                xp.multiply(out, alpha, out=out)
+        if beta != 0:
+            wc = c.astype(out.dtype) if c.dtype != out.dtype else c
+            if beta == 1:
+                xp.add(out, wc, out=out)
+            else:
+                xp.add(out, wc * beta, out=out)
+        return out.astype(d, copy=False)
+
+
+def addmm(c, a, b, /, alpha: float = 1.0, beta: float = 1.0, *, stream=None) -> array:
+    """``alpha * (a @ b) + beta * c``."""
+    c = as_array(c, "addmm")
+    a = as_array(a, "addmm")
+    b = as_array(b, "addmm")
+    s = resolve_stream(stream)
+    d = _PROMOTE[(_PROMOTE[(c._dtype, a._dtype)], b._dtype)]
+    if d.kind not in "fc":
+        raise ValueError(
+            f"[addmm] Only real floating point types are supported but {c._dtype.name}, "
+            f"{a._dtype.name} and {b._dtype.name} were provided which results in {d.name}, "
+            "which is not a real floating point type."
+        )
+    shape = _matmul_shape(a._shape, b._shape, "addmm")
+    if c._shape != shape:
+        if broadcast_shapes(c._shape, shape, op="broadcast_shapes") != shape:
+            raise ValueError("[addmm] input c must broadcast to the output shape")
+    c, a, b = cast(c, d, s), cast(a, d, s), cast(b, d, s)
+    return node(AddMM(float(alpha), float(beta)), (c, a, b), shape, d, s)
+
+
+# -- tensordot and its relatives -------------------------------------------------------------
+
+
+class TensorDot(Primitive):
+    """Sum of products over the axes ``axes_a`` of ``a`` and ``axes_b`` of ``b``."""
+
+    __slots__ = ("axes_a", "axes_b")
+    name = "tensordot"
+
+    def __init__(self, axes_a: tuple, axes_b: tuple) -> None:
+        self.axes_a = axes_a
+        self.axes_b = axes_b
+
+    def eval(self, xp, a, b):
+        d = a.dtype
+        out = xp.tensordot(_wide(xp, a), _wide(xp, b), axes=(list(self.axes_a), list(self.axes_b)))
+        return out.astype(d, copy=False)
+
+
+def _tensordot_axes(axes, na: int, nb: int):
+    if isinstance(axes, (int, np.integer)) and not isinstance(axes, bool):
+        n = int(axes)
+        if n < 0:
+            raise ValueError("[tensordot] axis must be greater or equal to 0.")
+        if n > na or n > nb:
+            raise ValueError(
+                "[tensordot] axis must be less than the number of dimensions of a and b."
+            )
+        return tuple(range(na - n, na)), tuple(range(n))
+    try:
+        xa, xb = axes
+        xa = tuple(int(x) for x in xa)
+        xb = tuple(int(x) for x in xb)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"[tensordot] axes must be an int or a pair of sequences of ints, got {axes!r}."
+        ) from None
+    if len(xa) != len(xb):
+        raise ValueError("[tensordot] axes must have the same size.")
+
+    def norm(axs, n, which):
+        out = []
+        for x in axs:
+            if not -n <= x < n:
+                raise IndexError(
+                    f"[tensordot] Axis {x} is out of bounds for {which} with {n} dimensions."
+                )
+            out.append(x + n if x < 0 else x)
+        if len(set(out)) != len(out):
+            raise ValueError(f"[tensordot] Repeated axes {list(axs)} for {which}.")
+        return tuple(out)
+
+    return norm(xa, na, "a"), norm(xb, nb, "b")
+
+
+def tensordot(a, b, /, axes=2, *, stream=None) -> array:
+    """Sum products over the last ``axes`` axes of ``a`` and first of ``b``, or over the
+    axes listed in the pair ``axes``."""
+    a = as_array(a, "tensordot")
+    b = as_array(b, "tensordot")
+    s = resolve_stream(stream)
+    sa, sb = a._shape, b._shape
+    xa, xb = _tensordot_axes(axes, len(sa), len(sb))
+    if any(sa[i] != sb[j] for i, j in zip(xa, xb)):
+        raise ValueError("[tensordot] a and b must have the same shape on the contracted axes.")
+    d = _promote_inexact(a, b)
+    shape = tuple(n for i, n in enumerate(sa) if i not in xa) + tuple(
+        n for j, n in enumerate(sb) if j not in xb
+    )
+    return node(TensorDot(xa, xb), (cast(a, d, s), cast(b, d, s)), shape, d, s)
+
+
+def inner(a, b, /, *, stream=None) -> array:
+    """Inner product: the sum product over the last axes (a product for scalars)."""
+    a = as_array(a, "inner")
+    b = as_array(b, "inner")
+    if not a._shape or not b._shape:
+        from .binary import multiply
+
+        return multiply(a, b, stream=stream)
+    if a._shape[-1] != b._shape[-1]:
+        raise ValueError("[inner] a and b must have the same last dimension.")
+    return tensordot(a, b, ((a.ndim - 1,), (b.ndim - 1,)), stream=stream)
+
+
+class Outer(Primitive):
+    __slots__ = ()
+    name = "outer"
+
+    def eval(self, xp, a, b):
+        return xp.multiply(a.reshape(-1, 1), b.reshape(1, -1))
+
+
+_OUTER = Outer()
+
+
+def outer(a, b, /, *, stream=None) -> array:
+    """Outer product of the flattened ``a`` and ``b``."""
+    a = as_array(a, "outer")
+    b = as_array(b, "outer")
+    s = resolve_stream(stream)
+    d = _PROMOTE[(a._dtype, b._dtype)]
+    return node(_OUTER, (cast(a, d, s), cast(b, d, s)), (a.size, b.size), d, s)
+
+
+class Kron(Primitive):
+    __slots__ = ()
+    name = "kron"
+
+    def eval(self, xp, a, b):
+        return xp.kron(a, b)
+
+
+_KRON = Kron()
+
+
+def kron(a, b, /, *, stream=None) -> array:
+    """Kronecker product of ``a`` and ``b``."""
+    a = as_array(a, "kron")
+    b = as_array(b, "kron")
+    s = resolve_stream(stream)
+    d = _PROMOTE[(a._dtype, b._dtype)]
+    n = max(a.ndim, b.ndim)
+    sa = (1,) * (n - a.ndim) + a._shape
+    sb = (1,) * (n - b.ndim) + b._shape
+    shape = tuple(x * y for x, y in zip(sa, sb))
+    return node(_KRON, (cast(a, d, s), cast(b, d, s)), shape, d, s)
+
+
+class VecDot(Primitive):
+    """``sum(conj(a) * b, axis)``."""
+
+    __slots__ = ("axis",)
+    name = "vecdot"
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def eval(self, xp, a, b):
+        if a.dtype.kind == "c":
+            a = xp.conj(a)
+        return xp.multiply(a, b).sum(axis=self.axis)
+
+
+def vecdot(a, b, /, *, axis: int = -1, stream=None) -> array:
+    """Vector dot product ``sum(conj(a) * b)`` along ``axis``."""
+    a = as_array(a, "vecdot")
+    b = as_array(b, "vecdot")
+    s = resolve_stream(stream)
+    if not a._shape or not b._shape:
+        raise ValueError("[vecdot] inputs must be at least 1D.")
+    n = a.ndim
+    if not -n <= axis < n:
+        raise IndexError("[vecdot] axis is out of bounds.")
+    if b.ndim != n:
+        raise ValueError("[vecdot] axis is out of bounds.")
+    ax = axis + n if axis < 0 else axis
+    if a._shape[ax] != b._shape[ax]:
+        raise ValueError("[vecdot] a and b must have the same size along axis.")
+    full = broadcast_shapes(a._shape, b._shape, op="vecdot")
+    shape = full[:ax] + full[ax + 1 :]
+    d = _sum_dtype(_PROMOTE[(a._dtype, b._dtype)])
+    # Compute in the output dtype (ints widen before the sum, as MLX's sum does).
+    c = dt.float32 if (d is dt.float16 or d is dt.bfloat16) else d
+    out = node(VecDot(ax), (cast(a, c, s), cast(b, c, s)), shape, c, s)
+    return cast(out, d, s)
+
+
+# -- einsum ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _einsum_parse(subscripts: str, shapes: tuple):
+    """Validate ``subscripts`` for operands of ``shapes``: returns the explicit equation,
+    the output shape, per-operand broadcast targets (or None), and the sets of summed
+    labels and of labels contracted across operands."""
+    s = subscripts.replace(" ", "")
+    if "->" in s:
+        lhs, out = s.split("->", 1)
+        explicit = True
+    else:
+        lhs, out, explicit = s, "", False
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        raise ValueError(
+            f"[einsum] Number of operands, {len(shapes)}, does not match number of input "
+            f"subscripts, {len(ins)}"
+        )
+    sizes: dict = {}
+    ell = ()
+    parsed = []
+    any_ell = False
+    for k, (sub, shp) in enumerate(zip(ins, shapes)):
+        if "..." in sub:
+            any_ell = True
+            pre, post = sub.split("...", 1)
+            if "." in post or len(pre) + len(post) > len(shp):
+                raise ValueError(
+                    f"[einsum] Invalid subscripts {sub!r} for input {k} with {len(shp)} dimensions."
+                )
+            e = shp[len(pre) : len(shp) - len(post)]
+            ell = broadcast_shapes(ell, e, op="einsum")
+            labels = [(c, i) for i, c in enumerate(pre)]
+            labels += [(c, len(shp) - len(post) + i) for i, c in enumerate(post)]
+        else:
+            if len(sub) != len(shp):
+                raise ValueError(
+                    f"[einsum] Invalid number of subscripts {len(sub)} for input {k} with {len(shp)} dimensions."
+                )
+            labels = list(zip(sub, range(len(shp))))
+        local: dict = {}
+        for c, i in labels:
+            if not c.isalpha():
+                raise ValueError(f"[einsum] Invalid character {c!r} in subscripts.")
+            n = shp[i]
+            if c in local and local[c] != n:
+                raise ValueError(
+                    f"[einsum] Dimensions of repeated subscripts do not have the same size ({local[c]} != {n})."
+                )
+            local[c] = n
+        for c, i in labels:
+            n = shp[i]
+            cur = sizes.get(c)
+            if cur is None or cur == 1:
+                sizes[c] = n
+            elif n != 1 and n != cur:
+                raise ValueError(
+                    f"[einsum] Cannot broadcast dimension {i} of input {k} with shape {fmt_shape(shp)} to size {cur}."
+                )
+        parsed.append((sub, labels, "..." in sub))
+    counts: dict = {}
+    for _sub, labels, _ in parsed:
+        for c in {c for c, _ in labels}:
+            counts[c] = counts.get(c, 0) + 1
+    if explicit:
+        letters = out.replace("...", "")
+        if len(set(letters)) != len(letters):
+            raise ValueError("[einsum] Repeat indices not allowed in output.")
+        for c in letters:
+            if c not in sizes:
+                raise ValueError(f"[einsum] Output subscript {c!r} does not appear in the inputs.")
+        if "..." not in out and any(ell):
+            raise ValueError("[einsum] Output must keep the broadcast (ellipsis) dimensions.")
+    else:
+        once = sorted(
+            c for c in sizes if sum(sub.replace("...", "").count(c) for sub, _, _ in parsed) == 1
+        )
+        out = ("..." if any_ell else "") + "".join(once)
+    shape = []
+    pre, _, post = out.partition("...")
+    shape = [sizes[c] for c in pre]
+    if "..." in out:
+        shape += list(ell)
+    shape += [sizes[c] for c in post]
+    out_labels = set(out.replace("...", ""))
+    summed = {c for c in sizes if c not in out_labels}
+    contracted = {c for c in summed if counts[c] > 1}
+    targets = []
+    for (sub, _labels, has_ell), shp in zip(parsed, shapes):
+        if has_ell:
+            p, _, q = sub.partition("...")
+            tgt = tuple(sizes[c] for c in p) + ell + tuple(sizes[c] for c in q)
+        else:
+            tgt = tuple(sizes[c] for c in sub)
+        targets.append(None if tgt == shp else tgt)
+    eq = f"{lhs}->{out}"
+    return eq, tuple(shape), tuple(targets), frozenset(summed), frozenset(contracted)
+
+
+class Einsum(Primitive):
+    __slots__ = ("equation", "targets")
+    name = "einsum"
+
+    def __init__(self, equation: str, targets: tuple) -> None:
+        self.equation = equation
+        self.targets = targets
+
+    def eval(self, xp, *ops):
+        d = ops[0].dtype
+        ops = [x if t is None else xp.broadcast_to(x, t) for x, t in zip(ops, self.targets)]
+        ops = [_wide(xp, x) for x in ops]
+        if len(ops) > 1:
+            out = xp.einsum(self.equation, *ops, optimize="greedy")
+        else:
+            out = xp.einsum(self.equation, *ops)
+        return out.astype(d, copy=False)
+
+
+def einsum(subscripts: str, *operands, stream=None) -> array:
+    """Einstein summation over ``operands`` as described by ``subscripts``."""
+    if not isinstance(subscripts, str):
+        raise TypeError("[einsum] subscripts must be a string.")
+    ops = [as_array(x, "einsum") for x in operands]
+    s = resolve_stream(stream)
+    eq, shape, targets, summed, contracted = _einsum_parse(subscripts, tuple(x._shape for x in ops))
+    d = ops[0]._dtype if ops else dt.float32
+    for x in ops[1:]:
+        d = _PROMOTE[(d, x._dtype)]
+    if contracted and d.kind not in "fc":
+        raise _inexact_error("matmul", d, d, d)
+    if summed:
+        d = _sum_dtype(d)
+    ops = tuple(cast(x, d, s) for x in ops)
+    return node(Einsum(eq, targets), ops, shape, d, s)
+
+
+def einsum_path(subscripts: str, *operands):
+    """The contraction order einsum would use (greedy), and a short report."""
+    ops = [as_array(x, "einsum_path") for x in operands]
+    shapes = tuple(x._shape for x in ops)
+    eq, shape, targets, _, _ = _einsum_parse(subscripts, shapes)
+    # Zero-strided stand-ins: NumPy needs arrays but only reads their shapes.
+    dummies = [np.broadcast_to(np.zeros((), np.float32), t or sh) for t, sh in zip(targets, shapes)]
+    path, _ = np.einsum_path(eq, *dummies, optimize="greedy")
+    steps = [tuple(int(i) for i in p) for p in path[1:]]
+    return steps, _path_report(eq, [t or sh for t, sh in zip(targets, shapes)], steps)
+
+
+def _flops(labels: set, sizes: dict, n_terms: int, inner: bool) -> int:
+    size = 1
+    for c in labels:
+        size *= sizes[c]
+    return size * (max(n_terms - 1, 1) + (1 if inner else 0))
+
+
+def _path_report(eq: str, shapes, steps) -> str:
+    lhs, out = eq.split("->")
+    ins = lhs.split(",")
+    if "..." in eq:  # the report counts only lettered dimensions
+        ins = [x.replace("...", "") for x in ins]
+        out = out.replace("...", "")
+    sizes = {}
+    for sub, shp in zip(ins, shapes):
+        for c, n in zip(sub, shp[len(shp) - len(sub) :] if len(sub) < len(shp) else shp):
+            sizes[c] = max(sizes.get(c, 1), n)
+    all_labels = set("".join(ins))
+    naive_inner = bool(all_labels - set(out))
+    naive = _flops(all_labels, sizes, len(ins), naive_inner)
+    terms = [set(x) for x in ins]
+    opt = 0
+    scaling = 0
+    for step in steps:
+        picked = [terms[i] for i in step]
+        rest = [t for i, t in enumerate(terms) if i not in step]
+        idx = set().union(*picked)
+        keep = set(out).union(*rest) if rest else set(out)
+        new = idx & keep
+        opt += _flops(idx, sizes, len(step), bool(idx - new))
+        scaling = max(scaling, len(idx))
+        terms = rest + [new]
+    return (
+        f"  Complete contraction:  {eq}\n"
+        f"         Naive scaling:  {len(all_labels)}\n"
+        f"     Optimized scaling:  {scaling or len(all_labels)}\n"
+        f"      Naive FLOP count:  {naive}\n"
+        f"  Optimized FLOP count:  {opt or naive}\n"
+    )
+
+
+def matrix_norm(a, /, ord=None, axis=None, keepdims: bool = False, *, stream=None) -> array:
+    """Matrix or vector norm (the same function as ``mx.linalg.norm``)."""
+    from ..linalg import norm
+
+    return norm(a, ord, axis, keepdims, stream=stream)
+
+
+__all__ = [
+    "matmul", "addmm", "tensordot", "inner", "outer", "kron", "vecdot", "einsum",
+    "einsum_path", "matrix_norm",
+]  # fmt: skip
 METHODS: dict = {}
