@@ -80,7 +80,7 @@ def main() -> None:
         if n > f - 2 * GiB:
             raise MemoryError("not enough free GPU memory for a safe managed allocation")
         mem = cp.cuda.malloc_managed(n)
-        return cp.ndarray((n // 4,), cp.float32, cp.cuda.MemoryPointer(mem, 0))
+        return cp.ndarray((n // 4,), cp.float32, mem)
 
     def host_view(x):
         n = x.nbytes
