@@ -1,6 +1,197 @@
-"""Ops of the 'select' family (to be written)."""
+"""Selection and comparison: where, clip, isclose, allclose, array_equal."""
 
 from __future__ import annotations
 
-__all__: list = []
+import numpy as np
+
+from .. import _dtypes as dt
+from .._array import array, as_array, constant, node, scalar
+from .._device import resolve_stream
+from .._primitive import Primitive
+from ._util import broadcast_shapes
+from .binary import promote
+from .reduce import all as _all
+from .unary import cast
+
+__all__ = ["where", "clip", "isclose", "allclose", "array_equal"]
+
+_SCALARS = (int, float, bool, complex, np.number, np.bool_)
+_PROMOTE = dt._PROMOTE
+
+
+def _overflow(op: str, exc: OverflowError, value, d) -> ValueError:
+    err = ValueError(f"[{op}] Converting {value} to {d.name} would result in overflow.")
+    err.__cause__ = exc
+    return err
+
+
+def _promote(a, b, op, stream):
+    try:
+        return promote(a, b, op, stream)
+    except OverflowError as exc:
+        value = b if isinstance(b, _SCALARS) else a
+        other = a if value is b else b
+        raise _overflow(op, exc, value, getattr(other, "_dtype", dt.int32)) from None
+
+
+class Where(Primitive):
+    """``x`` where ``condition`` is nonzero, else ``y`` (broadcast together)."""
+
+    __slots__ = ()
+    name = "where"
+
+    def eval(self, xp, c, x, y):
+        return xp.where(c, x, y)
+
+
+_WHERE = Where()
+
+
+def where(condition, x, y, /, *, stream=None) -> array:
+    """Elementwise ``x if condition else y``; ``x`` and ``y`` promote as in MLX (Python
+    scalars are weak) and all three broadcast."""
+    s = resolve_stream(stream)
+    if type(condition) is not array:
+        condition = as_array(condition, "where")
+    x, y, shape, _ = _promote(x, y, "where", s)
+    cs = condition._shape
+    if cs != shape:
+        shape = broadcast_shapes(cs, shape, op="where")
+    return node(_WHERE, (condition, x, y), shape, x._dtype, s)
+
+
+class Clip(Primitive):
+    """``minimum(maximum(a, lo), hi)`` with either bound optional."""
+
+    __slots__ = ("has_min", "has_max")
+    name = "clip"
+
+    def __init__(self, has_min: bool, has_max: bool) -> None:
+        self.has_min = has_min
+        self.has_max = has_max
+
+    def eval(self, xp, x, *bounds):
+        i = 0
+        if self.has_min:
+            x = xp.maximum(x, bounds[0])
+            i = 1
+        if self.has_max:
+            x = xp.minimum(x, bounds[i])
+        return x
+
+
+_CLIPS = {(lo, hi): Clip(lo, hi) for lo in (False, True) for hi in (False, True)}
+
+
+def _bound(a: array, v, op: str) -> array:
+    """A bound as an array; Python scalars take their dtype relative to ``a`` (weak)."""
+    if type(v) is array:
+        return v
+    if isinstance(v, _SCALARS):
+        d = dt.weak_result(a._dtype, v)
+        try:
+            return scalar(v, d)
+        except OverflowError as exc:
+            raise _overflow(op, exc, v, d) from None
+    return as_array(v, op)
+
+
+def clip(a, /, a_min, a_max, *, stream=None) -> array:
+    """``a`` limited to ``[a_min, a_max]``; at most one bound may be None."""
+    if a_min is None and a_max is None:
+        raise ValueError("[clip] At most one of a_min and a_max may be None.")
+    s = resolve_stream(stream)
+    if type(a) is not array:
+        a = as_array(a, "clip")
+    d = a._dtype
+    shape = a._shape
+    bounds = []
+    for v in (a_min, a_max):
+        if v is not None:
+            v = _bound(a, v, "clip")
+            d = _PROMOTE[(d, v._dtype)]
+            if v._shape != shape:
+                shape = broadcast_shapes(shape, v._shape, op="clip")
+            bounds.append(v)
+    ins = tuple(cast(x, d, s) for x in (a, *bounds))
+    return node(_CLIPS[(a_min is not None, a_max is not None)], ins, shape, d, s)
+
+
+class IsClose(Primitive):
+    """``|a - b| <= atol + rtol * |b|``, with infinities equal only to themselves."""
+
+    __slots__ = ("rtol", "atol", "equal_nan")
+    name = "isclose"
+
+    def __init__(self, rtol: float, atol: float, equal_nan: bool) -> None:
+        self.rtol = rtol
+        self.atol = atol
+        self.equal_nan = equal_nan
+
+    def eval(self, xp, x, y):
+        k = x.dtype.kind
+        if k in "biu":
+            x = x.astype(np.float64)
+            y = y.astype(np.float64)
+        elif x.dtype.itemsize == 2:  # float16 / bfloat16: tolerances in float32
+            x = x.astype(np.float32)
+            y = y.astype(np.float32)
+        out = xp.abs(x - y) <= self.atol + self.rtol * xp.abs(y)
+        if k in "fcV":
+            inf_x = xp.isinf(x)
+            out &= ~(inf_x | xp.isinf(y))
+            out |= inf_x & (x == y)
+            if self.equal_nan:
+                out |= xp.isnan(x) & xp.isnan(y)
+        return out
+
+
+def isclose(
+    a, b, /, rtol: float = 1e-05, atol: float = 1e-08, *, equal_nan: bool = False, stream=None
+) -> array:
+    """Elementwise ``|a - b| <= atol + rtol * |b|``; NaNs are equal if ``equal_nan``."""
+    s = resolve_stream(stream)
+    a, b, shape, _ = _promote(a, b, "isclose", s)
+    return node(IsClose(float(rtol), float(atol), bool(equal_nan)), (a, b), shape, dt.bool_, s)
+
+
+def allclose(
+    a, b, /, rtol: float = 1e-05, atol: float = 1e-08, *, equal_nan: bool = False, stream=None
+) -> array:
+    """Whether every element of ``a`` and ``b`` is close (see :func:`isclose`)."""
+    return _all(isclose(a, b, rtol, atol, equal_nan=equal_nan, stream=stream), stream=stream)
+
+
+class ArrayEqual(Primitive):
+    """Whether two same-shape arrays hold equal values (one bool)."""
+
+    __slots__ = ("equal_nan",)
+    name = "array_equal"
+
+    def __init__(self, equal_nan: bool) -> None:
+        self.equal_nan = equal_nan
+
+    def eval(self, xp, x, y):
+        eq = x == y
+        if self.equal_nan and x.dtype.kind in "fcV":
+            eq |= xp.isnan(x) & xp.isnan(y)
+        return xp.all(eq)
+
+
+_ARRAY_EQUAL = {False: ArrayEqual(False), True: ArrayEqual(True)}
+
+
+def array_equal(a, b, /, equal_nan: bool = False, *, stream=None) -> array:
+    """Whether ``a`` and ``b`` have the same shape and equal values (dtypes may differ)."""
+    s = resolve_stream(stream)
+    if type(a) is not array:
+        a = as_array(a, "array_equal")
+    if type(b) is not array:
+        b = as_array(b, "array_equal")
+    if a._shape != b._shape:
+        return constant(np.asarray(False), dt.bool_)
+    a, b, _, _ = promote(a, b, "array_equal", s)
+    return node(_ARRAY_EQUAL[bool(equal_nan)], (a, b), (), dt.bool_, s)
+
+
 METHODS: dict = {}
