@@ -71,9 +71,9 @@ def _index_array(x) -> array:
         a = array(x)
     else:
         raise ValueError(_BAD_TYPE)
-    if a._dtype is dt.bool_:
+    if a._dtype is dt.bool_ and not (a.size == 0 and isinstance(x, list)):  # [] is float in MLX
         raise ValueError("boolean indices are not yet supported")
-    if a._dtype.kind not in "iu":
+    if a._dtype.kind not in "iu" or a._dtype is dt.bool_:
         raise ValueError("[gather] Got indices with invalid dtype. Indices must be integral.")
     return a
 
