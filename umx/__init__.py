@@ -30,7 +30,6 @@ from ._dtypes import (
     DtypeCategory,
     bfloat16,
     bool_,
-    can_cast,
     complex64,
     complexfloating,
     finfo,
@@ -46,10 +45,8 @@ from ._dtypes import (
     int32,
     int64,
     integer,
-    isdtype,
     issubdtype,
     number,
-    result_type,
     signedinteger,
     uint8,
     uint16,
@@ -58,7 +55,6 @@ from ._dtypes import (
     unsignedinteger,
 )
 from ._eval import async_eval, eval
-from .transforms import checkpoint, custom_function, grad, jvp, value_and_grad, vjp, vmap
 from ._version import __version__
 from .ops import _methods
 from .ops.binary import *  # noqa: F403 - each family lists its public names in __all__
@@ -79,12 +75,6 @@ from . import linalg  # noqa: E402
 cpu = DeviceType.cpu
 gpu = DeviceType.gpu
 complex128 = complex64  # MLX has no complex128; the name maps as MLX's NumPy bridge does
-inf = float("inf")
-nan = float("nan")
-pi = 3.141592653589793
-e = 2.718281828459045
-euler_gamma = 0.5772156649015329
-newaxis = None
 _device._init_default_device()
 _methods.bind()
 
