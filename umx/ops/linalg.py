@@ -308,7 +308,7 @@ class VecDot(Primitive):
     def eval(self, xp, a, b):
         if a.dtype.kind == "c":
             a = xp.conj(a)
-        return xp.multiply(a, b).sum(axis=self.axis)
+        return xp.multiply(a, b).sum(axis=self.axis, dtype=a.dtype)
 
 
 def vecdot(a, b, /, *, axis: int = -1, stream=None) -> array:
