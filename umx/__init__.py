@@ -30,6 +30,7 @@ from ._dtypes import (
     DtypeCategory,
     bfloat16,
     bool_,
+    can_cast,
     complex64,
     complexfloating,
     finfo,
@@ -45,8 +46,10 @@ from ._dtypes import (
     int32,
     int64,
     integer,
+    isdtype,
     issubdtype,
     number,
+    result_type,
     signedinteger,
     uint8,
     uint16,
@@ -55,6 +58,7 @@ from ._dtypes import (
     unsignedinteger,
 )
 from ._eval import async_eval, eval
+from .transforms import checkpoint, custom_function, grad, jvp, value_and_grad, vjp, vmap
 from ._version import __version__
 from .ops import _methods
 from .ops.binary import *  # noqa: F403 - each family lists its public names in __all__
@@ -70,11 +74,18 @@ from .ops.sort import *  # noqa: F403
 from .ops.unary import *  # noqa: F403
 
 from . import cuda, metal  # noqa: E402  (after the ops: they only probe backends)
+from . import random  # noqa: E402
 from . import linalg  # noqa: E402
 
 cpu = DeviceType.cpu
 gpu = DeviceType.gpu
 complex128 = complex64  # MLX has no complex128; the name maps as MLX's NumPy bridge does
+inf = float("inf")
+nan = float("nan")
+pi = 3.141592653589793
+e = 2.718281828459045
+euler_gamma = 0.5772156649015329
+newaxis = None
 _device._init_default_device()
 _methods.bind()
 

@@ -2,47 +2,65 @@
 
 from __future__ import annotations
 
+import enum
+
 import ml_dtypes
 import numpy as np
 
 __all__ = [
     "Dtype",
     "DtypeCategory",
+    "can_cast",
     "finfo",
     "iinfo",
+    "isdtype",
     "issubdtype",
     "promote_types",
     "result_type",
 ]
 
 
-class DtypeCategory:
-    """A node of the dtype hierarchy (``mx.floating``, ``mx.integer``, ...)."""
+class DtypeCategory(enum.Enum):
+    """A node of the dtype hierarchy (``mx.floating``, ``mx.integer``, ...); the values
+    are MLX's."""
 
-    __slots__ = ("name", "parent")
-
-    def __init__(self, name: str, parent: DtypeCategory | None) -> None:
-        self.name = name
-        self.parent = parent
+    complexfloating = 0
+    floating = 1
+    inexact = 2
+    signedinteger = 3
+    unsignedinteger = 4
+    integer = 5
+    number = 6
+    generic = 7
 
     def __repr__(self) -> str:
         return f"DtypeCategory.{self.name}"
+
+    __str__ = __repr__
+
+    @property
+    def parent(self) -> DtypeCategory | None:
+        return _PARENT[self]
 
     def _ancestors(self):
         node = self
         while node is not None:
             yield node
-            node = node.parent
+            node = _PARENT[node]
 
 
-generic = DtypeCategory("generic", None)
-number = DtypeCategory("number", generic)
-integer = DtypeCategory("integer", number)
-signedinteger = DtypeCategory("signedinteger", integer)
-unsignedinteger = DtypeCategory("unsignedinteger", integer)
-inexact = DtypeCategory("inexact", number)
-floating = DtypeCategory("floating", inexact)
-complexfloating = DtypeCategory("complexfloating", inexact)
+generic = DtypeCategory.generic
+number = DtypeCategory.number
+integer = DtypeCategory.integer
+signedinteger = DtypeCategory.signedinteger
+unsignedinteger = DtypeCategory.unsignedinteger
+inexact = DtypeCategory.inexact
+floating = DtypeCategory.floating
+complexfloating = DtypeCategory.complexfloating
+_PARENT = {
+    generic: None, number: generic, integer: number, signedinteger: integer,
+    unsignedinteger: integer, inexact: number, floating: inexact, complexfloating: inexact,
+}  # fmt: skip
 
 
 class Dtype:
@@ -66,14 +84,7 @@ class Dtype:
     def __reduce__(self):
         return (_dtype_by_name, (self.name,))
 
-    def __hash__(self) -> int:
-        return hash(self.name)
-
-    def __eq__(self, other) -> bool:
-        return self is other
-
-    def __ne__(self, other) -> bool:
-        return self is not other
+    # Dtypes are singletons: identity equality and hashing (C-level, fast on the hot path).
 
 
 def _dtype_by_name(name: str) -> Dtype:
@@ -190,76 +201,141 @@ def float_of(d: Dtype) -> Dtype:
 
 def issubdtype(a, b) -> bool:
     """Whether dtype or category ``a`` is ``b`` or below it in the hierarchy."""
+    for x, which in ((a, "first"), (b, "second")):
+        if not isinstance(x, (Dtype, DtypeCategory)):
+            if x is None:
+                raise TypeError(f"[issubdtype] Expected a Dtype or DtypeCategory, got None ({which} input).")
+            raise ValueError(f"[issubdtype] Received invalid type for {which} input.")
     if isinstance(a, Dtype):
         if isinstance(b, Dtype):
             return a is b
         if a.category is None:  # bool sits directly under generic
             return b is generic
         return any(c is b for c in a.category._ancestors())
-    if isinstance(a, DtypeCategory):
-        if isinstance(b, Dtype):
-            return False
-        return any(c is b for c in a._ancestors())
-    raise TypeError(f"[issubdtype] Expected a Dtype or DtypeCategory, got {a!r}.")
+    if isinstance(b, Dtype):
+        return False
+    return any(c is b for c in a._ancestors())
+
+
+_KINDS = {
+    "bool": lambda d: d.kind == "b",
+    "signed integer": lambda d: d.kind == "i",
+    "unsigned integer": lambda d: d.kind == "u",
+    "integral": lambda d: d.kind in "iu",
+    "real floating": lambda d: d.kind == "f",
+    "complex floating": lambda d: d.kind == "c",
+    "numeric": lambda d: d.kind != "b",
+}
+
+
+def isdtype(dtype, kind) -> bool:
+    """Whether ``dtype`` is ``kind``: a dtype, one of the array API kind names
+    (``"bool"``, ``"signed integer"``, ``"unsigned integer"``, ``"integral"``,
+    ``"real floating"``, ``"complex floating"``, ``"numeric"``), or a tuple of these."""
+    if not isinstance(dtype, Dtype):
+        raise TypeError(f"[isdtype] Expected a Dtype, got {type(dtype).__name__}.")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    for k in kinds:
+        if isinstance(k, Dtype):
+            if k is dtype:
+                return True
+        elif isinstance(k, str):
+            test = _KINDS.get(k)
+            if test is None:
+                raise ValueError(f"[isdtype] Unknown data type kind: '{k}'.")
+            if test(dtype):
+                return True
+        else:
+            raise ValueError("[isdtype] `kind` must be a dtype, a string, or a tuple of dtypes and strings.")
+    return False
+
+
+def can_cast(from_, to) -> bool:
+    """Whether promoting ``from_`` (an array or a dtype) with ``to`` gives ``to``."""
+    from ._array import array
+
+    if isinstance(from_, array):
+        from_ = from_._dtype
+    elif not isinstance(from_, Dtype):
+        raise ValueError("[can_cast] `from_` must be an array or a dtype.")
+    if not isinstance(to, Dtype):
+        raise TypeError(f"[can_cast] `to` must be a Dtype, got {type(to).__name__}.")
+    return _PROMOTE[(from_, to)] is to
+
+
+def _g(x: float) -> str:
+    return f"{x:g}"
 
 
 class finfo:
-    """Machine limits of a floating-point dtype."""
+    """Machine limits of a floating-point (or complex) dtype."""
+
+    __slots__ = ("dtype", "min", "max", "eps", "smallest_normal", "bits")
 
     def __init__(self, dtype) -> None:
+        if isinstance(dtype, DtypeCategory):
+            raise TypeError(f"[finfo] Expected a Dtype, got {dtype!r}.")
         d = to_dtype(dtype, "finfo")
         if not is_inexact(d):
-            raise ValueError(f"[finfo] dtype {d} is not inexact.")
+            raise ValueError(f"[finfo] dtype {d.name} is not inexact.")
+        if d is complex64:
+            d = float32
         info = ml_dtypes.finfo(d.np) if d is bfloat16 else np.finfo(d.np)
-        self.dtype = d if d is not complex64 else float32
+        self.dtype = d
         self.min = float(info.min)
         self.max = float(info.max)
         self.eps = float(info.eps)
-        self.tiny = float(info.tiny)
-        self.bits = info.bits
+        self.smallest_normal = float(info.smallest_normal)
+        self.bits = int(info.bits)
+
+    @property
+    def tiny(self) -> float:  # NumPy's name for smallest_normal
+        return self.smallest_normal
 
     def __repr__(self) -> str:
-        return f"finfo(min={self.min}, max={self.max}, dtype={self.dtype.name})"
+        return f"finfo(min={_g(self.min)}, max={_g(self.max)}, dtype={self.dtype.name})"
 
 
 class iinfo:
     """Machine limits of an integer dtype."""
 
+    __slots__ = ("dtype", "min", "max")
+
     def __init__(self, dtype) -> None:
+        if isinstance(dtype, DtypeCategory):
+            raise TypeError(f"[iinfo] Expected a Dtype, got {dtype!r}.")
         d = to_dtype(dtype, "iinfo")
-        if not is_integral(d) and d is not bool_:
-            raise ValueError(f"[iinfo] dtype {d} is not integral.")
-        info = np.iinfo(d.np) if d is not bool_ else None
+        if not is_integral(d):
+            raise ValueError(f"[iinfo] Only integer types supported but {d.name} was provided")
+        info = np.iinfo(d.np)
         self.dtype = d
-        self.min = int(info.min) if info else 0
-        self.max = int(info.max) if info else 1
-        self.bits = d.size * 8
+        self.min = int(info.min)
+        self.max = int(info.max)
+
+    @property
+    def bits(self) -> int:
+        return self.dtype.size * 8
 
     def __repr__(self) -> str:
         return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype.name})"
 
 
-def result_type(*args) -> Dtype:
-    """The dtype MLX gives an op over ``args`` (arrays, dtypes and weak Python scalars)."""
+def result_type(*arrays_and_dtypes) -> Dtype:
+    """The dtype that promoting all the given arrays and dtypes together gives."""
     from ._array import array
 
-    strong = None
-    scalars = []
-    for a in args:
+    if not arrays_and_dtypes:
+        raise ValueError("[result_type] At least one array or dtype is required.")
+    out = None
+    for a in arrays_and_dtypes:
         if isinstance(a, array):
             d = a._dtype
         elif isinstance(a, Dtype):
             d = a
         else:
-            scalars.append(a)
-            continue
-        strong = d if strong is None else _PROMOTE[(strong, d)]
-    if strong is None:
-        strong = scalar_dtype(scalars[0]) if scalars else float32
-        scalars = scalars[1:]
-    for s in scalars:
-        strong = weak_result(strong, s)
-    return strong
+            raise ValueError("[result_type] Inputs must be arrays or dtypes.")
+        out = d if out is None else _PROMOTE[(out, d)]
+    return out
 
 
 def scalar_dtype(x) -> Dtype:
@@ -267,7 +343,11 @@ def scalar_dtype(x) -> Dtype:
     if isinstance(x, (bool, np.bool_)):
         return bool_
     if isinstance(x, int):
-        return int32 if -(2**31) <= x < 2**31 else int64
+        if -(2**31) <= x < 2**31:
+            return int32
+        if -(2**63) <= x < 2**63:
+            return int64
+        raise OverflowError(f"Python integer {x} does not fit in int64.")
     if isinstance(x, float):
         return float32
     if isinstance(x, complex):

@@ -1,48 +1,100 @@
-"""``repr`` and ``str`` of arrays in MLX's format."""
+"""``repr`` and ``str`` of arrays, in MLX's exact format.
+
+MLX prints every element with C++ stream defaults (``%g``, 6 significant digits), separates
+the last axis with ``", "`` and outer axes with ``",\\n"`` plus ``7 + depth`` spaces, never
+wraps lines, and summarises any axis longer than 6 as its first and last 3 entries.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from . import _dtypes as dt
 
-
-def _fmt_float(x) -> str:
-    if np.isnan(x):
-        return "nan"
-    if np.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{float(x):g}"
+_EDGE = 3  # entries kept at each end of a summarised axis
 
 
-def _fmt_complex(x) -> str:
-    re, im = _fmt_float(x.real), _fmt_float(abs(x.imag))
-    sign = "-" if x.imag < 0 or (x.imag == 0 and np.signbit(x.imag)) else "+"
-    return f"{re}{sign}{im}j"
+def _fmt_float(x: float) -> str:
+    if x != x:
+        return "-nan" if math.copysign(1.0, x) < 0 else "nan"
+    return f"{x:g}"
 
 
-def _body(a, prefix: str) -> str:
+def _fmt_complex(z: complex) -> str:
+    re, im = z.real, z.imag
+    if im < 0:
+        return f"{_fmt_float(re)}-{_fmt_float(-im)}j"
+    return f"{_fmt_float(re)}+{_fmt_float(im)}j"
+
+
+def _fmt_bool(b: bool) -> str:
+    return "True" if b else "False"
+
+
+def _formatter(d: dt.Dtype):
+    k = d.kind
+    if k == "f":
+        return _fmt_float
+    if k == "c":
+        return _fmt_complex
+    if k == "b":
+        return _fmt_bool
+    return str
+
+
+def _python_values(h: np.ndarray, d: dt.Dtype):
+    """The elements that will be printed, as nested Python lists (summarised axes keep
+    only their first and last ``_EDGE`` entries)."""
+    for ax, n in enumerate(h.shape):
+        if n > 2 * _EDGE:
+            idx = np.r_[0:_EDGE, n - _EDGE : n]
+            h = np.take(h, idx, axis=ax)
+    if d.kind == "f" and h.dtype != np.float64:
+        h = h.astype(np.float64)
+    return h.tolist()
+
+
+def _sub(vals, shape, dim: int, fmt, out: list) -> None:
+    n = shape[dim]
+    last = dim == len(shape) - 1
+    prefix = "" if last else " " * (7 + dim)
+    post = ", " if last else ",\n"
+    if n > 2 * _EDGE:
+        items = [*vals[:_EDGE], None, *vals[_EDGE:]]
+    else:
+        items = vals
+    out.append("[")
+    m = len(items)
+    for i, v in enumerate(items):
+        if i:
+            out.append(prefix)
+        if i == _EDGE and v is None and n > 2 * _EDGE:
+            out.append("...")
+        elif last:
+            out.append(fmt(v))
+        else:
+            _sub(v, shape, dim + 1, fmt, out)
+        if i != m - 1:
+            out.append(post)
+    out.append("]")
+
+
+def _body(a) -> str:
     h = np.asarray(a._host())
     d = a._dtype
-    if d is dt.bfloat16:
-        h = h.astype(np.float32)
-    if d.kind == "f":
-        fmt = {"float_kind": _fmt_float}
-    elif d.kind == "c":
-        fmt = {"complex_kind": _fmt_complex}
-    elif d.kind == "b":
-        fmt = {"bool": lambda v: "True" if v else "False"}
-    else:
-        fmt = {"int": str}
+    fmt = _formatter(d)
+    vals = _python_values(h, d)
     if h.ndim == 0:
-        return fmt[next(iter(fmt))](h[()])
-    return np.array2string(
-        h, separator=", ", prefix=prefix, formatter=fmt, threshold=1000, edgeitems=3
-    )
+        return fmt(vals)
+    out: list = []
+    _sub(vals, h.shape, 0, fmt, out)
+    return "".join(out)
 
 
 def array_repr(a) -> str:
-    return f"array({_body(a, 'array(')}, dtype={a._dtype.name})"
+    return f"array({_body(a)}, dtype={a._dtype.name})"
 
 
 def array_str(a) -> str:

@@ -39,11 +39,11 @@ _OPERATORS = {
 
 
 def _comparison(f):
-    # ``a == None`` and comparisons with unrelated objects answer False as Python does.
+    # ``a == [1]`` or ``a == "x"`` answer False as in MLX (``a == None`` raises TypeError).
     def op(self, other):
         try:
             return f(self, other)
-        except TypeError:
+        except B.InvalidOperand:
             return NotImplemented
 
     return op

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtypes as dt
-from .._array import array, as_array, node, scalar
+from .._array import array, as_array, constant, node, scalar
 from .._device import resolve_stream
 from .._primitive import Primitive
 from ._util import broadcast_shapes
@@ -13,7 +13,6 @@ from .unary import cast
 
 _PROMOTE = dt._PROMOTE
 _weak = dt.weak_result
-_SCALARS = (int, float, bool, complex, np.number, np.bool_)
 
 
 class Binary(Primitive):
@@ -22,41 +21,117 @@ class Binary(Primitive):
     __slots__ = ()
 
 
+# Weak Python scalars: (array dtype, scalar type) -> result dtype, precomputed.
+_WEAK = {(d, t): _weak(d, t(1)) for d in dt.ALL_DTYPES for t in (bool, int, float, complex)}
+_SCALAR_CACHE = scalar.__globals__["_SCALAR_CACHE"]
+
+
 def promote(a, b, op: str, stream):
     """``a``, ``b`` as arrays of one dtype (MLX rules: Python scalars are weak), with
-    the broadcast shape. The common case (two arrays, same dtype and shape) is fast."""
-    ta = type(a) is array
-    tb = type(b) is array
-    if ta and tb:
-        da, db = a._dtype, b._dtype
-        if da is not db:
-            d = _PROMOTE[(da, db)]
-            a = cast(a, d, stream)
+    the broadcast shape. The common cases (array with array, array with a Python scalar)
+    take the fast path."""
+    if type(a) is array:
+        if type(b) is array:
+            d = a._dtype
+            if d is not b._dtype:
+                d = _PROMOTE[(d, b._dtype)]
+                a = cast(a, d, stream)
+                b = cast(b, d, stream)
+        else:
+            d = _WEAK.get((a._dtype, type(b)))
+            if d is None:
+                return _promote_slow(a, b, op, stream)
+            c = _SCALAR_CACHE.get((type(b), b, d))
+            b = _weak_scalar(b, d, a._dtype) if c is None else c
+            if d is not a._dtype:
+                a = cast(a, d, stream)
+    elif type(b) is array:
+        d = _WEAK.get((b._dtype, type(a)))
+        if d is None:
+            return _promote_slow(a, b, op, stream)
+        c = _SCALAR_CACHE.get((type(a), a, d))
+        a = _weak_scalar(a, d, b._dtype) if c is None else c
+        if d is not b._dtype:
             b = cast(b, d, stream)
-        else:
-            d = da
-    elif ta:
-        if isinstance(b, _SCALARS):
-            d = _weak(a._dtype, b)
-            a = cast(a, d, stream)
-            b = scalar(b, d)
-        else:
-            return promote(a, as_array(b, op), op, stream)
-    elif tb:
-        if isinstance(a, _SCALARS):
-            d = _weak(b._dtype, a)
-            b = cast(b, d, stream)
-            a = scalar(a, d)
-        else:
-            return promote(as_array(a, op), b, op, stream)
     else:
-        if isinstance(a, _SCALARS) and isinstance(b, _SCALARS):
-            a = array(a)
-            return promote(a, b, op, stream)
-        return promote(as_array(a, op), as_array(b, op), op, stream)
+        return _promote_slow(a, b, op, stream)
     sa, sb = a._shape, b._shape
     shape = sa if sa == sb else broadcast_shapes(sa, sb, op=op)
     return a, b, shape, d
+
+
+class InvalidOperand(ValueError):
+    """An operand of a binary op that MLX does not accept (lists, strings, ...).
+    ``==`` and ``!=`` answer ``False`` / ``True`` for these, as in MLX."""
+
+
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def _weak_scalar(v, d: dt.Dtype, other: dt.Dtype) -> array:
+    """The 0-d constant of dtype ``d`` for a weak Python scalar ``v`` combined with an
+    array of dtype ``other``; integers must fit integer dtypes as in MLX."""
+    if type(v) is int and d.kind in "iu":
+        if other is dt.bool_:  # bool with a Python int: int32, wrapping as MLX does
+            if not -(2**31) <= v < 2**31:
+                v = (v + 2**31) % 2**32 - 2**31
+        elif d.size < 8:
+            info = _IINFO[d]
+            if not info[0] <= v <= info[1]:
+                raise ValueError(f"Converting {v} to {d.name} would result in overflow.")
+        elif d.kind == "u" and v < 0 and v >= -(2**63):
+            v += 2**64  # MLX wraps negative Python ints into uint64
+    elif d.kind in "fc" and type(v) is not complex and d is not dt.float64:
+        with np.errstate(over="ignore"):
+            return constant(np.asarray(v, dtype=d.np), d)
+    return scalar(v, d)
+
+
+_IINFO = {d: (int(np.iinfo(d.np).min), int(np.iinfo(d.np).max)) for d in dt.ALL_DTYPES if d.kind in "iu"}
+
+
+def _with_dtype(x, d: dt.Dtype, op: str) -> array:
+    """A non-Python-scalar operand next to an array of dtype ``d``: MLX converts NumPy
+    scalars and arrays to ``d``; other Python scalar subclasses stay weak."""
+    if isinstance(x, np.generic) and not isinstance(x, float):
+        x = np.asarray(x)
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "biufc":
+            raise InvalidOperand(f"[{op}] Invalid type {x.dtype} received in array initialization.")
+        if x.dtype.kind == "c" and d.kind != "c":
+            x = x.real
+        with np.errstate(all="ignore"):
+            return constant(x.astype(d.np), d)
+    if isinstance(x, _PY_SCALARS):
+        t = next(t for t in (bool, int, float, complex) if isinstance(x, t))
+        w = _weak(d, t(x))
+        return _weak_scalar(t(x), w, d)
+    return _strong(x, op)
+
+
+def _strong(x, op: str) -> array:
+    """An operand that is not next to an array: becomes an array of its own dtype."""
+    if x is None:
+        raise TypeError(f"[{op}] Expected an array or a scalar, got None.")
+    if isinstance(x, (_PY_SCALARS, np.generic, np.ndarray)):
+        return array(x)
+    if isinstance(x, (list, tuple, str, dict, set)):
+        raise InvalidOperand(f"[{op}] Invalid type {type(x).__name__} received in array initialization.")
+    try:
+        return as_array(x, op)
+    except TypeError:
+        raise InvalidOperand(f"[{op}] Invalid type {type(x).__name__} received in array initialization.") from None
+
+
+def _promote_slow(a, b, op, stream):
+    """Everything but array-with-array and array-with-exact-Python-scalar."""
+    if isinstance(a, array):
+        b = b if isinstance(b, array) else _with_dtype(b, a._dtype, op)
+    elif isinstance(b, array):
+        a = _with_dtype(a, b._dtype, op)
+    else:
+        a, b = _strong(a, op), _strong(b, op)
+    return promote(a, b, op, stream)
 
 
 def _binary(prim: Binary, out_rule=None, allowed=None, message=None, compute=None):
@@ -86,7 +161,7 @@ def _binary(prim: Binary, out_rule=None, allowed=None, message=None, compute=Non
 
 def _declare(name: str, kernel, doc: str, **kw):
     cls = type(name.title().replace("_", ""), (Binary,), {"__slots__": (), "name": name, "__doc__": doc})
-    cls.eval = lambda self, xp, x, y: kernel(xp, x, y)
+    cls.eval = staticmethod(kernel)  # one call level on the hot path
     return _binary(cls(), **kw), cls
 
 
