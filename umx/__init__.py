@@ -75,7 +75,6 @@ from .ops.unary import *  # noqa: F403
 
 from . import cuda, metal  # noqa: E402  (after the ops: they only probe backends)
 from . import random  # noqa: E402
-from . import random  # noqa: E402
 from . import linalg  # noqa: E402
 
 cpu = DeviceType.cpu
