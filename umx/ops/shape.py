@@ -212,6 +212,17 @@ class Roll(Primitive):
         return xp.roll(x, self.shift, self.axes)
 
 
+class Flip(Primitive):
+    __slots__ = ("axes",)
+    name = "flip"
+
+    def __init__(self, axes: tuple) -> None:
+        self.axes = axes
+
+    def eval(self, xp, x):
+        return xp.flip(x, self.axes) if self.axes else x
+
+
 class AsStrided(Primitive):
     """A strided view (strides in elements) into the row-contiguous data of ``x``."""
 
@@ -794,6 +805,17 @@ def roll(a, shift, axis=None, /, *, stream=None) -> array:
     return node(Roll(shifts, axes), (a,), a._shape, a._dtype, resolve_stream(stream))
 
 
+def flip(a, /, axis=None, *, stream=None) -> array:
+    """``a`` with the order of elements reversed along ``axis`` (all axes by default)."""
+    a = as_array(a, "flip")
+    nd = a.ndim
+    if axis is None:
+        axes = tuple(range(nd))
+    else:
+        axes = tuple(sorted({_axis(x, nd, "flip") for x in _ints(axis, "flip")}))
+    return node(Flip(axes), (a,), a._shape, a._dtype, resolve_stream(stream))
+
+
 def as_strided(a, /, shape=None, strides=None, offset=0, *, stream=None) -> array:
     """A view with ``shape`` and ``strides`` (in elements) into the row-contiguous data of
     ``a``, starting ``offset`` elements in. Views reaching outside ``a`` are refused."""
@@ -942,7 +964,7 @@ __all__ = [
     "reshape", "flatten", "unflatten", "squeeze", "expand_dims", "atleast_1d", "atleast_2d",
     "atleast_3d", "transpose", "permute_dims", "matrix_transpose", "swapaxes", "moveaxis",
     "broadcast_shapes", "broadcast_to", "broadcast_arrays", "concatenate", "concat", "stack",
-    "unstack", "split", "tile", "repeat", "pad", "roll", "as_strided", "diag", "diagonal",
+    "unstack", "split", "tile", "repeat", "pad", "roll", "flip", "as_strided", "diag", "diagonal",
     "trace", "contiguous", "view",
 ]  # fmt: skip
 METHODS = {
