@@ -176,6 +176,8 @@ class TopK(Primitive):
         x, ax = _flat(x, self.axis)
         n = x.shape[ax]
         k = self.k
+        if k == n:  # everything, in the input's order (as MLX)
+            return x
         if k == 0:
             shape = list(x.shape)
             shape[ax] = 0
