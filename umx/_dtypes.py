@@ -204,7 +204,9 @@ def issubdtype(a, b) -> bool:
     for x, which in ((a, "first"), (b, "second")):
         if not isinstance(x, (Dtype, DtypeCategory)):
             if x is None:
-                raise TypeError(f"[issubdtype] Expected a Dtype or DtypeCategory, got None ({which} input).")
+                raise TypeError(
+                    f"[issubdtype] Expected a Dtype or DtypeCategory, got None ({which} input)."
+                )
             raise ValueError(f"[issubdtype] Received invalid type for {which} input.")
     if isinstance(a, Dtype):
         if isinstance(b, Dtype):
@@ -246,7 +248,9 @@ def isdtype(dtype, kind) -> bool:
             if test(dtype):
                 return True
         else:
-            raise ValueError("[isdtype] `kind` must be a dtype, a string, or a tuple of dtypes and strings.")
+            raise ValueError(
+                "[isdtype] `kind` must be a dtype, a string, or a tuple of dtypes and strings."
+            )
     return False
 
 

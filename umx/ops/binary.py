@@ -87,7 +87,9 @@ def _weak_scalar(v, d: dt.Dtype, other: dt.Dtype) -> array:
     return scalar(v, d)
 
 
-_IINFO = {d: (int(np.iinfo(d.np).min), int(np.iinfo(d.np).max)) for d in dt.ALL_DTYPES if d.kind in "iu"}
+_IINFO = {
+    d: (int(np.iinfo(d.np).min), int(np.iinfo(d.np).max)) for d in dt.ALL_DTYPES if d.kind in "iu"
+}
 
 
 def _with_dtype(x, d: dt.Dtype, op: str) -> array:
@@ -116,11 +118,15 @@ def _strong(x, op: str) -> array:
     if isinstance(x, (_PY_SCALARS, np.generic, np.ndarray)):
         return array(x)
     if isinstance(x, (list, tuple, str, dict, set)):
-        raise InvalidOperand(f"[{op}] Invalid type {type(x).__name__} received in array initialization.")
+        raise InvalidOperand(
+            f"[{op}] Invalid type {type(x).__name__} received in array initialization."
+        )
     try:
         return as_array(x, op)
     except TypeError:
-        raise InvalidOperand(f"[{op}] Invalid type {type(x).__name__} received in array initialization.") from None
+        raise InvalidOperand(
+            f"[{op}] Invalid type {type(x).__name__} received in array initialization."
+        ) from None
 
 
 def _promote_slow(a, b, op, stream):
@@ -160,7 +166,9 @@ def _binary(prim: Binary, out_rule=None, allowed=None, message=None, compute=Non
 
 
 def _declare(name: str, kernel, doc: str, **kw):
-    cls = type(name.title().replace("_", ""), (Binary,), {"__slots__": (), "name": name, "__doc__": doc})
+    cls = type(
+        name.title().replace("_", ""), (Binary,), {"__slots__": (), "name": name, "__doc__": doc}
+    )
     cls.eval = staticmethod(kernel)  # one call level on the hot path
     return _binary(cls(), **kw), cls
 
@@ -176,8 +184,8 @@ def _divide(xp, x, y):
 
 
 def _floor_divide(xp, x, y):
-    if x.dtype.kind == "c":
-        return xp.floor((x / y).real).astype(x.dtype)
+    if x.dtype.kind == "c":  # MLX: plain division for complex
+        return xp.true_divide(x, y).astype(x.dtype, copy=False)
     if x.dtype.kind == "b":
         return x & y
     return xp.floor_divide(x, y)
@@ -186,6 +194,8 @@ def _floor_divide(xp, x, y):
 def _remainder(xp, x, y):
     if x.dtype.kind == "b":
         return x & ~y
+    if x.dtype.kind in "iu":  # MLX: x % 0 == x for integers
+        return xp.where(y == 0, x, xp.remainder(x, y))
     return xp.remainder(x, y)
 
 
@@ -205,9 +215,17 @@ def _power(xp, x, y):
 
 
 def _logaddexp(xp, x, y):
-    if x.dtype.kind == "c":
-        return xp.log(xp.exp(x) + xp.exp(y))
+    if x.dtype.kind == "c":  # max + log1p(exp(min - max)), as MLX (no 2*pi wrap)
+        hi = xp.maximum(x, y)
+        lo = xp.where(hi == x, y, x)
+        return (hi + xp.log1p(xp.exp(lo - hi))).astype(x.dtype, copy=False)
     return xp.logaddexp(x, y)
+
+
+def _subtract(xp, x, y):
+    if x.dtype.kind == "b":  # MLX: bool - bool is "differs"
+        return x != y
+    return xp.subtract(x, y)
 
 
 def _shift_dtype(d):
@@ -224,8 +242,10 @@ def _as_int(f):
 
 
 add, Add = _declare("add", lambda xp, x, y: xp.add(x, y), "Elementwise addition.")
-subtract, Subtract = _declare("subtract", lambda xp, x, y: xp.subtract(x, y), "Elementwise subtraction.")
-multiply, Multiply = _declare("multiply", lambda xp, x, y: xp.multiply(x, y), "Elementwise multiplication.")
+subtract, Subtract = _declare("subtract", _subtract, "Elementwise subtraction.")
+multiply, Multiply = _declare(
+    "multiply", lambda xp, x, y: xp.multiply(x, y), "Elementwise multiplication."
+)
 divide, Divide = _declare("divide", _divide, "Elementwise true division.", compute=_float_of)
 floor_divide, FloorDivide = _declare("floor_divide", _floor_divide, "Elementwise floor division.")
 remainder, Remainder = _declare(
@@ -233,25 +253,43 @@ remainder, Remainder = _declare(
     allowed=_not_complex, message="Complex type not supported.",
 )  # fmt: skip
 power, Power = _declare("power", _power, "Elementwise power.")
-maximum, Maximum = _declare("maximum", lambda xp, x, y: xp.maximum(x, y), "Elementwise maximum (NaN propagates).")
-minimum, Minimum = _declare("minimum", lambda xp, x, y: xp.minimum(x, y), "Elementwise minimum (NaN propagates).")
+maximum, Maximum = _declare(
+    "maximum", lambda xp, x, y: xp.maximum(x, y), "Elementwise maximum (NaN propagates)."
+)
+minimum, Minimum = _declare(
+    "minimum", lambda xp, x, y: xp.minimum(x, y), "Elementwise minimum (NaN propagates)."
+)
 arctan2, Arctan2 = _declare(
     "arctan2", lambda xp, x, y: xp.arctan2(x, y), "Elementwise arctangent of ``a / b`` by quadrant.",
     compute=_float_of, allowed=_not_complex,
 )  # fmt: skip
-logaddexp, Logaddexp = _declare("logaddexp", _logaddexp, "Elementwise ``log(exp(a) + exp(b))``.", compute=_float_of)
-equal, Equal = _declare("equal", lambda xp, x, y: xp.equal(x, y), "Elementwise ``a == b``.", out_rule=_bool)
-not_equal, NotEqual = _declare("not_equal", lambda xp, x, y: xp.not_equal(x, y), "Elementwise ``a != b``.", out_rule=_bool)
-less, Less = _declare("less", lambda xp, x, y: xp.less(x, y), "Elementwise ``a < b``.", out_rule=_bool)
-less_equal, LessEqual = _declare("less_equal", lambda xp, x, y: xp.less_equal(x, y), "Elementwise ``a <= b``.", out_rule=_bool)
-greater, Greater = _declare("greater", lambda xp, x, y: xp.greater(x, y), "Elementwise ``a > b``.", out_rule=_bool)
+logaddexp, Logaddexp = _declare(
+    "logaddexp", _logaddexp, "Elementwise ``log(exp(a) + exp(b))``.", compute=_float_of
+)
+equal, Equal = _declare(
+    "equal", lambda xp, x, y: xp.equal(x, y), "Elementwise ``a == b``.", out_rule=_bool
+)
+not_equal, NotEqual = _declare(
+    "not_equal", lambda xp, x, y: xp.not_equal(x, y), "Elementwise ``a != b``.", out_rule=_bool
+)
+less, Less = _declare(
+    "less", lambda xp, x, y: xp.less(x, y), "Elementwise ``a < b``.", out_rule=_bool
+)
+less_equal, LessEqual = _declare(
+    "less_equal", lambda xp, x, y: xp.less_equal(x, y), "Elementwise ``a <= b``.", out_rule=_bool
+)
+greater, Greater = _declare(
+    "greater", lambda xp, x, y: xp.greater(x, y), "Elementwise ``a > b``.", out_rule=_bool
+)
 greater_equal, GreaterEqual = _declare(
     "greater_equal", lambda xp, x, y: xp.greater_equal(x, y), "Elementwise ``a >= b``.", out_rule=_bool
 )  # fmt: skip
 logical_and, LogicalAnd = _declare(
     "logical_and", lambda xp, x, y: xp.logical_and(x, y), "Elementwise logical and.", out_rule=_bool
 )  # fmt: skip
-logical_or, LogicalOr = _declare("logical_or", lambda xp, x, y: xp.logical_or(x, y), "Elementwise logical or.", out_rule=_bool)
+logical_or, LogicalOr = _declare(
+    "logical_or", lambda xp, x, y: xp.logical_or(x, y), "Elementwise logical or.", out_rule=_bool
+)
 _BITWISE_MSG = "Only allowed on integer or boolean types."
 bitwise_and, BitwiseAnd = _declare(
     "bitwise_and", lambda xp, x, y: xp.bitwise_and(x, y), "Elementwise bitwise and.",

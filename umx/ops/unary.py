@@ -115,7 +115,9 @@ def _erfc64_abs(a):
 
 def _erf(xp, x):
     if xp is np:
-        return _erf64(np.asarray(x, dtype=np.float64), x.dtype == np.float64).astype(x.dtype, copy=False)
+        return _erf64(np.asarray(x, dtype=np.float64), x.dtype == np.float64).astype(
+            x.dtype, copy=False
+        )
     from cupyx.scipy.special import erf
 
     return erf(x)
@@ -150,7 +152,8 @@ def _erfinv(xp, x):
     if xp is np:
         if x.dtype != np.float64:  # Giles' approximation is accurate to float32
             xf = np.asarray(x, dtype=np.float32)
-            return _giles(xf).astype(x.dtype, copy=False)
+            y = np.where(np.abs(xf) == 1, np.copysign(np.float32(np.inf), xf), _giles(xf))
+            return y.astype(x.dtype, copy=False)
         a = np.abs(x)
         y = np.abs(_giles(a))
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -209,14 +212,21 @@ def _np(fname):
     return _float_in(lambda xp, x: getattr(xp, fname)(x))
 
 
-abs, Abs = _declare("abs", lambda xp, x: xp.abs(x), {**_SAME, dt.complex64: dt.float32}, "Elementwise absolute value.")
+abs, Abs = _declare(
+    "abs",
+    lambda xp, x: xp.abs(x),
+    {**_SAME, dt.complex64: dt.float32},
+    "Elementwise absolute value.",
+)
 negative, Negative = _declare(
     "negative", lambda xp, x: xp.negative(x), _NO_BOOL, "Elementwise negation.",
     "Not supported for bool, use logical_not instead.",
 )  # fmt: skip
 sign, Sign = _declare("sign", lambda xp, x: _sign(xp, x), _SAME, "Elementwise sign.")
 exp, Exp = _declare("exp", _np("exp"), _FLOAT, "Elementwise exponential.")
-expm1, Expm1 = _declare("expm1", _np("expm1"), _FLOAT_REAL, "Elementwise ``exp(x) - 1``, accurate near 0.")
+expm1, Expm1 = _declare(
+    "expm1", _np("expm1"), _FLOAT_REAL, "Elementwise ``exp(x) - 1``, accurate near 0."
+)
 log, Log = _declare("log", _np("log"), _FLOAT, "Elementwise natural logarithm.")
 log1p, Log1p = _declare("log1p", _np("log1p"), _FLOAT, "Elementwise ``log(1 + x)``.")
 log2, Log2 = _declare("log2", _np("log2"), _FLOAT, "Elementwise base-2 logarithm.")
@@ -240,30 +250,56 @@ arctan, Arctan = _declare("arctan", _np("arctan"), _FLOAT, "Elementwise inverse 
 sinh, Sinh = _declare("sinh", _np("sinh"), _FLOAT, "Elementwise hyperbolic sine.")
 cosh, Cosh = _declare("cosh", _np("cosh"), _FLOAT, "Elementwise hyperbolic cosine.")
 tanh, Tanh = _declare("tanh", _np("tanh"), _FLOAT, "Elementwise hyperbolic tangent.")
-arcsinh, Arcsinh = _declare("arcsinh", _np("arcsinh"), _FLOAT, "Elementwise inverse hyperbolic sine.")
-arccosh, Arccosh = _declare("arccosh", _np("arccosh"), _FLOAT, "Elementwise inverse hyperbolic cosine.")
-arctanh, Arctanh = _declare("arctanh", _np("arctanh"), _FLOAT, "Elementwise inverse hyperbolic tangent.")
+arcsinh, Arcsinh = _declare(
+    "arcsinh", _np("arcsinh"), _FLOAT, "Elementwise inverse hyperbolic sine."
+)
+arccosh, Arccosh = _declare(
+    "arccosh", _np("arccosh"), _FLOAT, "Elementwise inverse hyperbolic cosine."
+)
+arctanh, Arctanh = _declare(
+    "arctanh", _np("arctanh"), _FLOAT, "Elementwise inverse hyperbolic tangent."
+)
 erf, Erf = _declare("erf", _float_in(_erf), _FLOAT_REAL, "Elementwise error function.")
-erfinv, Erfinv = _declare("erfinv", _float_in(_erfinv), _FLOAT_REAL, "Elementwise inverse error function.")
-sigmoid, Sigmoid = _declare("sigmoid", _float_in(_sigmoid), _FLOAT_REAL, "Elementwise logistic sigmoid.")
-floor, Floor = _declare("floor", lambda xp, x: xp.floor(x) if x.dtype.kind in "fV" else x, _SAME_REAL, "Elementwise floor.")
-ceil, Ceil = _declare("ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind in "fV" else x, _SAME_REAL, "Elementwise ceiling.")
+erfinv, Erfinv = _declare(
+    "erfinv", _float_in(_erfinv), _FLOAT_REAL, "Elementwise inverse error function."
+)
+sigmoid, Sigmoid = _declare(
+    "sigmoid", _float_in(_sigmoid), _FLOAT_REAL, "Elementwise logistic sigmoid."
+)
+floor, Floor = _declare(
+    "floor",
+    lambda xp, x: xp.floor(x) if x.dtype.kind in "fV" else x,
+    _SAME_REAL,
+    "Elementwise floor.",
+)
+ceil, Ceil = _declare(
+    "ceil",
+    lambda xp, x: xp.ceil(x) if x.dtype.kind in "fV" else x,
+    _SAME_REAL,
+    "Elementwise ceiling.",
+)
 logical_not, LogicalNot = _declare(
     "logical_not", lambda xp, x: xp.logical_not(x), _BOOL, "Elementwise logical not."
 )  # fmt: skip
 isnan, Isnan = _declare("isnan", lambda xp, x: xp.isnan(x), _BOOL, "Elementwise NaN test.")
 isinf, Isinf = _declare("isinf", lambda xp, x: xp.isinf(x), _BOOL, "Elementwise infinity test.")
-isfinite, Isfinite = _declare("isfinite", lambda xp, x: xp.isfinite(x), _BOOL, "Elementwise finiteness test.")
+isfinite, Isfinite = _declare(
+    "isfinite", lambda xp, x: xp.isfinite(x), _BOOL, "Elementwise finiteness test."
+)
 isposinf, Isposinf = _declare(
-    "isposinf", lambda xp, x: xp.isinf(x) & (x > 0) if x.dtype.kind != "c" else xp.zeros(x.shape, bool),
+    "isposinf", lambda xp, x: x == xp.inf,
     _BOOL, "Elementwise +infinity test.",
 )  # fmt: skip
 isneginf, Isneginf = _declare(
-    "isneginf", lambda xp, x: xp.isinf(x) & (x < 0) if x.dtype.kind != "c" else xp.zeros(x.shape, bool),
+    "isneginf", lambda xp, x: x == -xp.inf,
     _BOOL, "Elementwise -infinity test.",
 )  # fmt: skip
-conjugate, Conjugate = _declare("conjugate", lambda xp, x: xp.conjugate(x), _SAME, "Elementwise complex conjugate.")
-real, Real = _declare("real", lambda xp, x: xp.real(x).copy() if x.dtype.kind == "c" else x, _REAL_PART, "Real part.")
+conjugate, Conjugate = _declare(
+    "conjugate", lambda xp, x: xp.conjugate(x), _SAME, "Elementwise complex conjugate."
+)
+real, Real = _declare(
+    "real", lambda xp, x: xp.real(x).copy() if x.dtype.kind == "c" else x, _REAL_PART, "Real part."
+)
 imag, Imag = _declare(
     "imag", lambda xp, x: xp.imag(x).copy() if x.dtype.kind == "c" else xp.zeros_like(x), _REAL_PART, "Imaginary part."
 )  # fmt: skip
@@ -293,7 +329,10 @@ def _sign(xp, x):
     if x.dtype.kind == "c":
         mag = xp.abs(x)
         return xp.where(mag == 0, 0, x / xp.where(mag == 0, 1, mag)).astype(x.dtype)
-    return xp.sign(x)
+    if x.dtype.kind in "iu":
+        return xp.sign(x)
+    # MLX: sign(nan) = 0 and sign(-0.0) = +0.
+    return ((x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)).astype(x.dtype, copy=False)
 
 
 class Round(Unary):
@@ -327,12 +366,19 @@ class NanToNum(Unary):
         self.nan, self.posinf, self.neginf = nan, posinf, neginf
 
     def eval(self, xp, x):
-        if x.dtype.kind not in "fV":
+        if x.dtype.kind in "biu":
             return x
-        return xp.nan_to_num(x, nan=self.nan, posinf=self.posinf, neginf=self.neginf)
+        d = x.dtype
+        with np.errstate(over="ignore"):
+            nan, pos, neg = (xp.asarray(v).astype(d) for v in (self.nan, self.posinf, self.neginf))
+        out = xp.where(xp.isnan(x), nan, x)
+        out = xp.where(out == xp.inf, pos, out)
+        return xp.where(out == -xp.inf, neg, out).astype(d, copy=False)
 
 
-def nan_to_num(a, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None, *, stream=None) -> array:
+def nan_to_num(
+    a, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None, *, stream=None
+) -> array:
     """Replace NaN with ``nan`` and infinities with ``posinf`` / ``neginf`` (default: the
     dtype's largest finite values)."""
     a = as_array(a, "nan_to_num")
@@ -371,6 +417,7 @@ def cast(a: array, d: dt.Dtype, stream) -> array:
     if a._dtype is d:
         return a
     return node(_ASTYPE[d], (a,), a._shape, d, stream)
+
 
 __all__ = [
     "abs", "negative", "sign", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt",
