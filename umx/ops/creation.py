@@ -304,6 +304,8 @@ def full_like(a, vals, dtype=None, *, stream=None) -> array:
         st = resolve_stream(stream)
         return _materialize(broadcast_to(cast(v, d, st), a._shape, stream=st), st)
     if vd is not d:
+        if vd.kind == "c" and d.kind != "c":
+            v = v.real
         v = np.asarray(v).astype(d.np)[()]
     return _full_scalar(a._shape, v, d, stream)
 
