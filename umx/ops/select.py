@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtypes as dt
-from .._array import array, as_array, constant, node, scalar
+from .._array import array, as_array, constant, node
 from .._device import resolve_stream
 from .._primitive import Primitive
 from ._util import broadcast_shapes
-from .binary import promote
+from .binary import _weak_scalar, promote
 from .reduce import all as _all
 from .unary import cast
 
@@ -19,19 +19,14 @@ _SCALARS = (int, float, bool, complex, np.number, np.bool_)
 _PROMOTE = dt._PROMOTE
 
 
-def _overflow(op: str, exc: OverflowError, value, d) -> ValueError:
-    err = ValueError(f"[{op}] Converting {value} to {d.name} would result in overflow.")
-    err.__cause__ = exc
-    return err
-
-
 def _promote(a, b, op, stream):
     try:
         return promote(a, b, op, stream)
-    except OverflowError as exc:
-        value = b if isinstance(b, _SCALARS) else a
-        other = a if value is b else b
-        raise _overflow(op, exc, value, getattr(other, "_dtype", dt.int32)) from None
+    except ValueError as exc:
+        msg = str(exc)
+        if msg.startswith("["):
+            raise
+        raise ValueError(f"[{op}] {msg}") from None
 
 
 class Where(Primitive):
@@ -88,11 +83,10 @@ def _bound(a: array, v, op: str) -> array:
     if type(v) is array:
         return v
     if isinstance(v, _SCALARS):
-        d = dt.weak_result(a._dtype, v)
         try:
-            return scalar(v, d)
-        except OverflowError as exc:
-            raise _overflow(op, exc, v, d) from None
+            return _weak_scalar(v, dt.weak_result(a._dtype, v), a._dtype)
+        except ValueError as exc:
+            raise ValueError(f"[{op}] {exc}") from None
     return as_array(v, op)
 
 
