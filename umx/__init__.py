@@ -58,6 +58,8 @@ from ._dtypes import (
     unsignedinteger,
 )
 from ._eval import async_eval, eval
+from ._trace import profile
+from ._dot import export_to_dot
 from .transforms import checkpoint, custom_function, grad, jvp, value_and_grad, vjp, vmap
 from ._version import __version__
 from .ops import _methods

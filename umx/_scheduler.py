@@ -14,6 +14,8 @@ from collections import deque
 
 import numpy as np
 
+from . import _trace
+
 __all__ = ["Executor", "CpuExecutor", "executor_for", "EvalError"]
 
 
@@ -150,6 +152,12 @@ class CpuExecutor(Executor):
     inline_ok = True  # the thread calling eval may drain this stream itself
 
     def run_batch(self, batch) -> None:
+        if _trace.recorder is not None:  # mx.profile is active: the traced loop
+            _trace.run_traced(self, batch)
+        else:
+            self._run(batch)
+
+    def _run(self, batch) -> None:
         xp = np
         finished = self._finished
         last = 0
