@@ -45,6 +45,14 @@ def _axis(
 
 
 def _ints(seq, op: str, what: str = "Axis") -> tuple:
+    t = type(seq)
+    if t is tuple or t is list:
+        for v in seq:
+            if type(v) is not int:
+                return tuple(_int(v, op, what) for v in seq)
+        return seq if t is tuple else tuple(seq)
+    if t is int:
+        return (seq,)
     if isinstance(seq, array):
         return tuple(int(v) for v in np.asarray(seq).reshape(-1))
     if isinstance(seq, (tuple, list)):
@@ -336,6 +344,14 @@ def _reshape_node(a: array, shape: tuple, stream) -> array:
 
 
 def _infer_shape(size: int, shape: tuple, op: str) -> tuple:
+    n = 1
+    for s in shape:
+        if s < 0:
+            break
+        n *= s
+    else:
+        if n == size:
+            return shape
     infer = -1
     known = 1
     for i, s in enumerate(shape):
