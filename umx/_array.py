@@ -88,7 +88,7 @@ class array:
     def item(self):
         """The value of a one-element array as a Python scalar."""
         if self.size != 1:
-            raise ValueError("[item] item can only be called on arrays of size 1.")
+            raise ValueError("[convert] Only length-1 arrays can be converted to Python scalars.")
         v = self._host().reshape(()).item()
         if self._dtype in (dt.bfloat16,):
             v = float(v)
@@ -127,17 +127,15 @@ class array:
 
     def __len__(self) -> int:
         if not self._shape:
-            raise TypeError("len() of unsized array")
+            raise TypeError("len() 0-dimensional array.")
         return self._shape[0]
 
     def __iter__(self):
         if not self._shape:
-            raise TypeError("iteration over a 0-d array")
+            raise TypeError("iter() 0-dimensional array.")
         return (self[i] for i in range(self._shape[0]))
 
     def __bool__(self) -> bool:
-        if self.size != 1:
-            raise ValueError("The truth value of an array with more than one element is ambiguous.")
         return bool(self.item())
 
     def __int__(self) -> int:
@@ -150,9 +148,14 @@ class array:
         return complex(self.item())
 
     def __index__(self) -> int:
-        if self._dtype.kind not in "iu":
-            raise TypeError("only integer arrays can be converted to an index")
+        if self._dtype.kind not in "iu" or self._shape:
+            raise TypeError("Only 0-dimensional integer arrays can be converted to an index.")
         return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        if not spec:
+            return str(self)
+        return format(self.item(), spec)
 
     def __hash__(self) -> int:
         return id(self)
@@ -268,19 +271,20 @@ def _nested_dtype(val) -> dt.Dtype:
                 seen.add(complex)
             else:
                 raise TypeError(f"[array] Invalid type {t.__name__} in a nested list.")
-    arr_dtypes = [s for s in seen if isinstance(s, dt.Dtype)]
-    if arr_dtypes:
-        out = arr_dtypes[0]
-        for d in arr_dtypes[1:]:
-            out = dt.promote_types(out, d)
-        return out
     if complex in seen:
-        return dt.complex64
-    if float in seen:
-        return dt.float32
-    if int in seen:
-        return dt.int64 if big else dt.int32
-    return dt.bool_
+        out = dt.complex64
+    elif float in seen:
+        out = dt.float32
+    elif int in seen:
+        out = dt.int64 if big else dt.int32
+    elif bool in seen:
+        out = dt.bool_
+    else:
+        out = None  # no Python scalars: an empty list, or arrays only
+    for d in seen:
+        if isinstance(d, dt.Dtype):
+            out = d if out is None else dt.promote_types(out, d)
+    return dt.float32 if out is None else out
 
 
 def _to_buffer(val, dtype):
@@ -325,6 +329,7 @@ def _to_buffer(val, dtype):
 def _checked(raw: np.ndarray, d: dt.Dtype) -> np.ndarray:
     if raw.dtype == object:
         raise ValueError("Initialization encountered non-uniform length.")
-    if d.kind in "iub" and raw.dtype.kind == "c":
-        raise TypeError(f"Cannot convert complex values to {d}.")
-    return raw.astype(d.np)
+    if d.kind != "c" and raw.dtype.kind == "c":
+        raw = raw.real  # MLX keeps the real part
+    with np.errstate(over="ignore", invalid="ignore"):
+        return raw.astype(d.np)
