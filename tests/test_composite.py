@@ -95,3 +95,19 @@ def test_dtypes_and_edges_match_mlx():
         mlx.softmax(mlx.array([1.0, 2.0]), axis=1)
     with pytest.raises(IndexError):
         mx.softmax(mx.array([1.0, 2.0]), axis=1)
+
+
+@pytest.mark.gpu
+def test_kernels_on_cupy():
+    cp = pytest.importorskip("cupy")
+    rng = np.random.default_rng(0)
+    for d in [mx.int32, mx.float16, mx.float32, mx.float64, mx.complex64]:
+        x = mx.array((rng.standard_normal((3, 4, 5)) * 3).astype(d.np), d)
+        for axis in (None, -1, (0, 2)):
+            out = mx.softmax(x, axis=axis)
+            prim, ins = out._prim, out._inputs
+            host = [np.array(i) for i in ins]
+            got = cp.asnumpy(cp.asarray(prim.eval(cp, *[cp.asarray(h) for h in host])))
+            exp = np.array(out)
+            assert got.dtype == exp.dtype and got.shape == exp.shape
+            np.testing.assert_allclose(got, exp, rtol=2e-3, atol=1e-6)

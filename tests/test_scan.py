@@ -205,3 +205,38 @@ def test_errors_match_mlx():
     for op in OPS:
         with pytest.raises(IndexError):
             getattr(mlx, op)(m, axis=2)
+
+
+@pytest.mark.gpu
+def test_kernels_on_cupy():
+    cp = pytest.importorskip("cupy")
+    rng = np.random.default_rng(0)
+    dtypes = [
+        mx.bool_,
+        mx.int8,
+        mx.uint16,
+        mx.int32,
+        mx.float16,
+        mx.float32,
+        mx.float64,
+        mx.complex64,
+    ]
+    for d in dtypes:
+        for op in OPS:
+            x = make(rng, (3, 5), d, op)
+            for axis in (None, 0, 1):
+                for reverse in (False, True):
+                    for inclusive in (False, True):
+                        out = getattr(mx, op)(
+                            mx.array(x, d), axis=axis, reverse=reverse, inclusive=inclusive
+                        )
+                        prim, ins = out._prim, out._inputs
+                        host = [np.array(i) for i in ins]
+                        got = cp.asnumpy(cp.asarray(prim.eval(cp, *[cp.asarray(h) for h in host])))
+                        exp = np.array(out)
+                        assert got.dtype == exp.dtype and got.shape == exp.shape, (op, d)
+                        if op == "logcumsumexp" and d == mx.complex64:
+                            got, exp = np.exp(got), np.exp(exp)
+                        np.testing.assert_allclose(
+                            got, exp, rtol=2e-3, atol=1e-5, err_msg=f"{op} {d} {axis}"
+                        )

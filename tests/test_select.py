@@ -248,3 +248,32 @@ def test_isclose_matches_mlx():
             mx.allclose(mx.array(a), mx.array(b), **kw).item()
             == mlx.allclose(mlx.array(a), mlx.array(b), **kw).item()
         )
+
+
+@pytest.mark.gpu
+def test_kernels_on_cupy():
+    cp = pytest.importorskip("cupy")
+    rng = np.random.default_rng(0)
+    outs = []
+    for d in [mx.bool_, mx.uint8, mx.int32, mx.float16, mx.float32, mx.complex64]:
+        x, y = mx.array(make(rng, (3, 4), d), d), mx.array(make(rng, (4,), d), d)
+        c = mx.array(make(rng, (3, 1), mx.bool_))
+        outs += [
+            mx.where(c, x, y),
+            mx.where(c, x, 1),
+            mx.isclose(x, y),
+            mx.isclose(x, y, equal_nan=True),
+        ]
+        outs += [
+            mx.array_equal(x, x),
+            mx.array_equal(x, x + 0 if d != mx.bool_ else x, equal_nan=True),
+        ]
+        if d != mx.complex64:
+            outs += [mx.clip(x, 1, None), mx.clip(x, None, y), mx.clip(x, y, 2)]
+    for out in outs:
+        prim, ins = out._prim, out._inputs
+        host = [np.array(i) for i in ins]
+        got = cp.asnumpy(cp.asarray(prim.eval(cp, *[cp.asarray(h) for h in host])))
+        exp = np.array(out)
+        assert got.dtype == exp.dtype and got.shape == exp.shape, prim
+        np.testing.assert_array_equal(got, exp)
