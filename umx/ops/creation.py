@@ -263,7 +263,9 @@ def full(shape, vals, dtype=None, *, stream=None) -> array:
     return _full_scalar(s, v, vd, stream)
 
 
-class _Copy(Primitive):
+class FullArray(Primitive):
+    """A fresh buffer holding the values of a broadcast fill array."""
+
     __slots__ = ()
     name = "full"
 
@@ -271,12 +273,12 @@ class _Copy(Primitive):
         return xp.array(x, copy=True)
 
 
-_COPY = _Copy()
+_FULL_ARRAY = FullArray()
 
 
 def _materialize(a: array, stream) -> array:
     """A fresh buffer with the values of ``a`` (a full array from a broadcast value)."""
-    return node(_COPY, (a,), a._shape, a._dtype, resolve_stream(stream))
+    return node(_FULL_ARRAY, (a,), a._shape, a._dtype, resolve_stream(stream))
 
 
 def zeros_like(a, /, dtype=None, *, stream=None) -> array:
