@@ -9,6 +9,7 @@ backend: the transcendental functions MLX uses on the way (``logf`` from glibc, 
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -19,7 +20,7 @@ from ._primitive import Primitive
 _M32 = 0xFFFFFFFF
 _PARITY = 0x1BD11BDA
 _ROT = ((13, 15, 26, 6), (17, 29, 16, 24))
-_CHUNK = 1 << 14  # pairs of words hashed at once: keeps the working set in L1/L2
+_CHUNK = 1 << 15  # blocks hashed per call: the working set (512 KiB) stays in L2
 _U32 = np.uint32
 
 
@@ -47,38 +48,44 @@ def split_py(k0: int, k1: int) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def _schedule(xp, key):
-    """The key schedule: the injected words of each of the 5 rounds groups."""
+    """The key schedule: the two key words and the words injected after each 4 rounds."""
     if xp is np:
         k0, k1 = int(key[0]), int(key[1])
         ks = (k0, k1, k0 ^ k1 ^ _PARITY)
         inj = [(_U32(ks[(i + 1) % 3]), _U32((ks[(i + 2) % 3] + i + 1) & _M32)) for i in range(5)]
-        return _U32(k0), _U32(k1), inj
+        return k0, k1, inj
     k0, k1 = key[0], key[1]  # 0-d device arrays: no synchronisation with the host
     ks = (k0, k1, k0 ^ k1 ^ _U32(_PARITY))
     inj = [(ks[(i + 1) % 3], ks[(i + 2) % 3] + _U32(i + 1)) for i in range(5)]
     return k0, k1, inj
 
 
-def _threefry(xp, sched, x0, x1, t) -> None:
-    """Hash the counters ``(x0, x1)`` in place (``t`` is scratch of the same size)."""
-    k0, k1, inj = sched
-    x0 += k0
-    x1 += k1
-    lsh, rsh = xp.left_shift, xp.right_shift
+def _rounds(xp, inj, x0, x1, t, both=None) -> None:
+    """The 20 threefry rounds on counters already offset by the key, in place.
+
+    ``both`` is an optional (2, c) view holding ``x0`` and ``x1`` as its rows: the key
+    injections then take one call each instead of two.
+    """
+    lsh, rsh, add, bor, bxor = xp.left_shift, xp.right_shift, xp.add, xp.bitwise_or, xp.bitwise_xor
     for i in range(5):
-        for r in _ROT[i % 2]:
-            x0 += x1
-            lsh(x1, _U32(r), out=t)
-            rsh(x1, _U32(32 - r), out=x1)
-            x1 |= t
-            x1 ^= x0
+        for r, rr in _ROT_U32[i % 2]:
+            add(x0, x1, out=x0)
+            lsh(x1, r, out=t)
+            rsh(x1, rr, out=x1)
+            bor(x1, t, out=x1)
+            bxor(x1, x0, out=x1)
         a, b = inj[i]
-        x0 += a
-        x1 += b
+        if both is None:
+            add(x0, a, out=x0)
+            add(x1, b, out=x1)
+        else:
+            add(both, inj[5 + i], out=both)
 
 
+_ROT_U32 = tuple(tuple((_U32(r), _U32(32 - r)) for r in rs) for rs in _ROT)
 _POOL = None
 _NTHREADS = max(1, min(8, os.cpu_count() or 1))
+_LOCAL = threading.local()
 
 
 def _pool():
@@ -88,42 +95,65 @@ def _pool():
     return _POOL
 
 
+def _scratch(c: int):
+    """This thread's work buffers: a counter ramp, the (2, c) state and a temporary."""
+    bufs = getattr(_LOCAL, "bufs", None)
+    if bufs is None or bufs[0].shape[0] < c:
+        n = max(c, _CHUNK)
+        bufs = _LOCAL.bufs = (
+            np.arange(n, dtype=np.uint32),
+            np.empty((2, n), np.uint32),
+            np.empty(n, np.uint32),
+        )
+    ar, x, t = bufs
+    return ar[:c], x[:, :c], t[:c]
+
+
 def _blocks(xp, key, n: int, sink) -> None:
-    """Generate the ``n`` words MLX draws from ``key`` and hand them to ``sink``.
+    """Generate the words MLX draws from ``key`` for ``n`` outputs; hand them to ``sink``.
 
     MLX hashes counter pairs ``(j, j + m)`` for ``j < n // 2`` (``m = ceil(n / 2)``): the first
     word of each block lands at ``j``, the second at ``j + m``; an odd ``n`` takes the first
-    word of block ``(n // 2, 0)`` at position ``n // 2``. ``sink(s, e, x0, x1)`` receives the
-    words for positions ``[s, e)`` and ``[m + s, m + e)`` (``x1`` is cut short at the end
-    for odd ``n``).
+    word of block ``(n // 2, 0)`` at position ``n // 2``. ``sink(s, e, x)`` receives a
+    (2, e - s) uint32 array: row 0 for positions ``[s, e)``, row 1 for ``[m + s, m + e)``
+    (for odd ``n`` the last word of row 1 is past the end: a sink writing into a buffer of
+    ``2 m`` words may keep it). The array is reused: the sink copies what it keeps.
     """
     if n == 0:
         return
     m = (n + 1) // 2
     odd = n & 1
-    sched = _schedule(xp, key)
+    k0, k1, inj = _schedule(xp, key)
+
+    if xp is not np:  # one pass over the whole array on the device
+        x = xp.empty((2, m), dtype=np.uint32)
+        x[0] = xp.arange(m, dtype=np.uint32)
+        x[1] = x[0] + _U32(m)
+        if odd:
+            x[1, m - 1] = 0
+        x[0] += k0
+        x[1] += k1
+        _rounds(xp, inj, x[0], x[1], xp.empty(m, np.uint32))
+        sink(0, m, x)
+        return
+
+    inj = inj + [np.array([[a], [b]], dtype=np.uint32) for a, b in inj]
 
     def run(s, e):
         c = e - s
-        x0 = xp.arange(s, e, dtype=np.uint32)
-        x1 = x0 + _U32(m)
+        ar, x, t = _scratch(c)
+        np.add(ar, np.array([[(s + k0) & _M32], [(s + m + k1) & _M32]], np.uint32), out=x)
         if odd and e == m:
-            x1[c - 1] = 0
-        t = xp.empty(c, dtype=np.uint32)
-        _threefry(xp, sched, x0, x1, t)
-        sink(s, e, x0, x1[: c - 1] if odd and e == m else x1)
+            x[1, c - 1] = k1
+        _rounds(np, inj, x[0], x[1], t, x)
+        sink(s, e, x)
 
-    if xp is not np or m <= _CHUNK:
-        step = m if xp is not np else _CHUNK
-        for s in range(0, m, step):
-            run(s, min(m, s + step))
-        return
     ranges = [(s, min(m, s + _CHUNK)) for s in range(0, m, _CHUNK)]
     if _NTHREADS == 1 or len(ranges) < 4:
         for r in ranges:
             run(*r)
         return
-    # NumPy releases the GIL inside each ufunc: threads share the blocks round-robin.
+    # NumPy releases the GIL inside each ufunc: the threads take contiguous runs of blocks.
     per = -(-len(ranges) // _NTHREADS)
     groups = [ranges[i : i + per] for i in range(0, len(ranges), per)]
     futs = [_pool().submit(lambda g=g: [run(*r) for r in g]) for g in groups]
@@ -135,10 +165,10 @@ def random_words(xp, key, n: int):
     """The ``n`` uint32 words MLX's ``bits`` draws from ``key`` (a (2,) uint32 buffer)."""
     m = (n + 1) // 2
     out = xp.empty(2 * m, dtype=np.uint32)
+    out2 = out.reshape(2, m)
 
-    def sink(s, e, x0, x1):
-        out[s:e] = x0
-        out[m + s : m + s + x1.shape[0]] = x1
+    def sink(s, e, x):
+        out2[:, s:e] = x
 
     _blocks(xp, key, n, sink)
     return out[:n]
@@ -167,7 +197,9 @@ class RandomBits(Primitive):
         return w.reshape(self.shape)
 
 
-_INV32 = np.float32(4294967295.0)  # float(UINT32_MAX) as MLX divides by it: 2**32
+# MLX divides by float(UINT32_MAX), which is 2**32 in float32: multiplying by 2**-32 is the
+# same operation, exactly.
+_INV32 = np.float32(2.0**-32)
 
 
 def below_one(d: dt.Dtype):
@@ -195,17 +227,18 @@ class Uniform01(Primitive):
         direct = d is dt.float32
         out = xp.empty(2 * m, dtype=np.float32 if direct else d.np)
         top = below_one(d)
-        div, mini = xp.divide, xp.minimum
+        mul, mini = xp.multiply, xp.minimum
 
-        def sink(s, e, x0, x1):
-            for off, w in ((s, x0), (m + s, x1)):
-                o = out[off : off + w.shape[0]]
-                if direct:
-                    div(w, _INV32, out=o, dtype=np.float32, casting="unsafe")
-                    mini(o, top, out=o)
-                else:
-                    f = div(w, _INV32, dtype=np.float32, casting="unsafe")
-                    o[...] = mini(f.astype(d.np), top)
+        out2 = out.reshape(2, m)
+
+        def sink(s, e, x):
+            o = out2[:, s:e]
+            if direct:
+                mul(x, _INV32, out=o, dtype=np.float32, casting="unsafe")
+                mini(o, top, out=o)
+            else:
+                f = mul(x, _INV32, dtype=np.float32, casting="unsafe")
+                o[...] = mini(f.astype(d.np), top)
 
         _blocks(xp, key, n, sink)
         return out[:n].reshape(self.shape)
@@ -298,7 +331,9 @@ def erfinv32(xp, a):
     with np.errstate(all="ignore"):
         t = _fma(a, -a.astype(np.float64), 1.0)
         t = logf(xp, t)
-        p = xp.where(xp.abs(t) > np.float32(6.125), _poly(xp, t, _ERFINV_LHS), _poly(xp, t, _ERFINV_RHS))
+        p = xp.where(
+            xp.abs(t) > np.float32(6.125), _poly(xp, t, _ERFINV_LHS), _poly(xp, t, _ERFINV_RHS)
+        )
         return a * p
 
 

@@ -138,6 +138,13 @@ def _fn32(name: str, x: array, s) -> array:
     return U.cast(y, d, s)
 
 
+def _in_dtype(x, d: dt.Dtype, s, op: str) -> array:
+    """``x`` as dtype ``d``: Python scalars convert straight to ``d``, as MLX's binding does."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return _const(x, d)
+    return U.cast(as_array(x, op), d, s)
+
+
 def _const(v, d: dt.Dtype) -> array:
     return constant(np.asarray(v, dtype=d.np), d)
 
@@ -148,11 +155,13 @@ def uniform(low=0, high=1, shape=(), dtype=dt.float32, key=None, *, stream=None)
     d = _dtype(dtype, "uniform")
     shape = _shape(shape, "uniform")
     if d.kind != "f":
-        raise ValueError("[uniform] Can only generate uniform numbers with real floating point type.")
+        raise ValueError(
+            "[uniform] Can only generate uniform numbers with real floating point type."
+        )
     if type(low) is int and type(high) is int and low == 0 and high == 1:
         return _u01(shape, d, key, s)  # range * u + low is u itself
-    lo = U.cast(as_array(low, "uniform"), d, s)
-    hi = U.cast(as_array(high, "uniform"), d, s)
+    lo = _in_dtype(low, d, s, "uniform")
+    hi = _in_dtype(high, d, s, "uniform")
     rng = B.subtract(hi, lo, stream=s)
     out_shape = broadcast_shapes(shape, rng._shape, op="broadcast_shapes")
     if out_shape != shape:
@@ -183,8 +192,8 @@ def normal(shape=(), dtype=dt.float32, loc=None, scale=None, key=None, *, stream
         raise ValueError("[normal] Only floating point and complex64 types are supported.")
     if d is dt.complex64:
         return _complex_normal(shape, loc, scale, key, s)
-    scale_a = None if scale is None else U.cast(as_array(scale, "normal"), d, s)
-    loc_a = None if loc is None else U.cast(as_array(loc, "normal"), d, s)
+    scale_a = None if scale is None else _in_dtype(scale, d, s, "normal")
+    loc_a = None if loc is None else _in_dtype(loc, d, s, "normal")
     out_shape = shape
     if scale_a is not None:
         out_shape = broadcast_shapes(scale_a._shape, out_shape, op="broadcast_shapes")
@@ -293,7 +302,9 @@ def laplace(shape=(), dtype=dt.float32, loc=0.0, scale=1.0, key=None, *, stream=
     return out
 
 
-def categorical(logits, axis: int = -1, shape=None, num_samples=None, key=None, *, stream=None) -> array:
+def categorical(
+    logits, axis: int = -1, shape=None, num_samples=None, key=None, *, stream=None
+) -> array:
     """Indices (uint32) sampled from the categorical distributions given by ``logits``."""
     s = resolve_stream(stream)
     logits = as_array(logits, "categorical")
@@ -326,7 +337,9 @@ def categorical(logits, axis: int = -1, shape=None, num_samples=None, key=None, 
             raise ValueError("[argmax] Cannot argmax reduce zero size array.")
     g = gumbel(gshape, dt.float32, key, stream=s)
     z = B.add(g, logits, stream=s)
-    return node(rb.ArgmaxFirst(offset), (z,), z._shape[:offset] + z._shape[offset + 1 :], dt.uint32, s)
+    return node(
+        rb.ArgmaxFirst(offset), (z,), z._shape[:offset] + z._shape[offset + 1 :], dt.uint32, s
+    )
 
 
 class _ExpandLast(rb.Primitive):
