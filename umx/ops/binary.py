@@ -201,13 +201,13 @@ def _remainder(xp, x, y):
 
 def _power(xp, x, y):
     if x.dtype.kind in "iu":
-        # Negative integer exponents give 0 (1 for base 1, +-1 for base -1), as in MLX.
-        neg = y < 0
-        if neg.any():
-            safe = xp.where(neg, 0, y)
-            r = xp.power(x, safe)
-            inv = xp.where(x == 1, 1, xp.where(x == -1, xp.where(y % 2 == 0, 1, -1), 0))
-            return xp.where(neg, inv, r).astype(x.dtype)
+        if x.dtype.kind == "i":
+            # MLX: any negative integer exponent gives 0 (even for bases 1 and -1).
+            neg = y < 0
+            if neg.any():
+                return xp.where(neg, 0, xp.power(x, xp.where(neg, 0, y))).astype(
+                    x.dtype, copy=False
+                )
         return xp.power(x, y)
     if x.dtype.kind == "b":
         return x | ~y
