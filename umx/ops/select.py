@@ -9,7 +9,7 @@ from .._array import array, as_array, constant, node
 from .._device import resolve_stream
 from .._primitive import Primitive
 from ._util import broadcast_shapes
-from .binary import _weak_scalar, promote
+from .binary import _SCALAR_CACHE, _WEAK, _weak_scalar, promote
 from .reduce import all as _all
 from .unary import cast
 
@@ -50,7 +50,7 @@ def where(condition, x, y, /, *, stream=None) -> array:
         condition = as_array(condition, "where")
     x, y, shape, _ = _promote(x, y, "where", s)
     cs = condition._shape
-    if cs != shape:
+    if cs != shape and cs:
         shape = broadcast_shapes(cs, shape, op="where")
     return node(_WHERE, (condition, x, y), shape, x._dtype, s)
 
@@ -78,13 +78,31 @@ class Clip(Primitive):
 _CLIPS = {(lo, hi): Clip(lo, hi) for lo in (False, True) for hi in (False, True)}
 
 
+_BOUNDS: dict = {}  # clip bounds made from Python scalars, by (type, value, dtype)
+
+
 def _bound(a: array, v, op: str) -> array:
     """A bound as an array; Python scalars take their dtype relative to ``a`` (weak)."""
     if type(v) is array:
         return v
+    d = _WEAK.get((a._dtype, type(v)))
+    if d is not None:  # an exact Python scalar: cached constant when there is one
+        key = (type(v), v, d)
+        c = _SCALAR_CACHE.get(key) or _BOUNDS.get(key)
+        if c is not None:
+            return c
+        try:
+            c = _weak_scalar(v, d, a._dtype)
+        except ValueError as exc:
+            raise ValueError(f"[{op}] {exc}") from None
+        if v == v and (v != 0 or type(v) is not float):  # not NaN; 0.0 == -0.0
+            if len(_BOUNDS) > 256:
+                _BOUNDS.clear()
+            _BOUNDS[key] = c
+        return c
     if isinstance(v, _SCALARS):
         try:
-            return _weak_scalar(v, dt.weak_result(a._dtype, v), a._dtype)
+            return _weak_scalar(v, d or dt.weak_result(a._dtype, v), a._dtype)
         except ValueError as exc:
             raise ValueError(f"[{op}] {exc}") from None
     return as_array(v, op)
@@ -92,23 +110,26 @@ def _bound(a: array, v, op: str) -> array:
 
 def clip(a, /, a_min, a_max, *, stream=None) -> array:
     """``a`` limited to ``[a_min, a_max]``; at most one bound may be None."""
-    if a_min is None and a_max is None:
-        raise ValueError("[clip] At most one of a_min and a_max may be None.")
     s = resolve_stream(stream)
     if type(a) is not array:
         a = as_array(a, "clip")
     d = a._dtype
     shape = a._shape
-    bounds = []
+    ins = [a]
     for v in (a_min, a_max):
         if v is not None:
             v = _bound(a, v, "clip")
             d = _PROMOTE[(d, v._dtype)]
-            if v._shape != shape:
-                shape = broadcast_shapes(shape, v._shape, op="clip")
-            bounds.append(v)
-    ins = tuple(cast(x, d, s) for x in (a, *bounds))
-    return node(_CLIPS[(a_min is not None, a_max is not None)], ins, shape, d, s)
+            vs = v._shape
+            if vs != shape and vs:
+                shape = broadcast_shapes(shape, vs, op="clip")
+            ins.append(v)
+    if len(ins) == 1:
+        raise ValueError("[clip] At most one of a_min and a_max may be None.")
+    for i, x in enumerate(ins):
+        if x._dtype is not d:
+            ins[i] = cast(x, d, s)
+    return node(_CLIPS[(a_min is not None, a_max is not None)], tuple(ins), shape, d, s)
 
 
 class IsClose(Primitive):
