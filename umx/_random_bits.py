@@ -233,11 +233,11 @@ class Uniform01(Primitive):
 
         def sink(s, e, x):
             o = out2[:, s:e]
-            if direct:
+            if direct and xp is np:
                 mul(x, _INV32, out=o, dtype=np.float32, casting="unsafe")
                 mini(o, top, out=o)
             else:
-                f = mul(x, _INV32, dtype=np.float32, casting="unsafe")
+                f = x.astype(np.float32) * _INV32
                 o[...] = mini(f.astype(d.np), top)
 
         _blocks(xp, key, n, sink)
