@@ -28,6 +28,7 @@ class array:
         "_seq",  # position on its stream's executor once scheduled (0: unscheduled)
         "_error",  # exception raised while computing it, if any
         "_siblings",  # other outputs of a multi-output primitive
+        "_mirror",  # a copy on the other device (GPU backend), made at a crossing
         "__weakref__",
     )
 
@@ -80,9 +81,9 @@ class array:
             _eval(self)
             data = self._data
         if type(data) is not np.ndarray:
-            from .backends import to_host
+            from .backends import host_of
 
-            data = to_host(data)
+            data = host_of(self)
         return data
 
     def item(self):
@@ -110,6 +111,26 @@ class array:
         if copy:
             return h.copy()
         return h
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        """The buffer as a CUDA array (zero copy; GPU backend only)."""
+        from .backends import gpu_backend
+
+        be = gpu_backend()
+        if be is None:
+            raise AttributeError("__cuda_array_interface__ needs the CUDA backend")
+        return be.cuda_array_interface(self)
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        from .backends import dlpack
+
+        return dlpack(self, stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
+
+    def __dlpack_device__(self):
+        from .backends import dlpack_device
+
+        return dlpack_device(self)
 
     def __buffer__(self, flags):  # Python >= 3.12 buffer protocol
         h = np.asarray(self._host())

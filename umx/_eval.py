@@ -139,6 +139,8 @@ def _wait(outputs) -> None:
                 s.executor.wait_for(o._seq)
             if err is None and o._error is not None:
                 err = o._error
+        elif mixed_devices and o._seq:  # enqueued on a GPU stream: wait until complete
+            o._stream.executor.wait_for(o._seq)
     if err is not None:
         raise err
 

@@ -208,9 +208,9 @@ class CpuExecutor(Executor):
                 raise i._error
             d = i._data
             if type(d) is not np.ndarray and not isinstance(d, np.generic):
-                from .backends import to_host
+                from .backends import host_of
 
-                d = to_host(d)
+                d = host_of(i)  # waits for the GPU producer, copies or views
             args.append(d)
         return args
 

@@ -24,9 +24,43 @@ def gpu_backend():
 
             if cuda.available():
                 _gpu = cuda
+                from .. import _eval
+
+                _eval.mixed_devices = True  # inputs from another device get prepared
         except ImportError:
             _gpu = None
     return _gpu
+
+
+def host_of(a) -> np.ndarray:
+    """The values of evaluated array ``a`` as a NumPy array the CPU can read (no copy
+    where the memory allows; waits for the GPU op that produced it)."""
+    data = a._data
+    if isinstance(data, (np.ndarray, np.generic)):
+        return data
+    be = gpu_backend()
+    if be is not None:
+        return be.host_of(a)
+    return np.asarray(data)
+
+
+def dlpack(a, **kw):
+    """``a.__dlpack__``: the GPU buffer (kDLCUDAManaged) or the host buffer."""
+    be = gpu_backend()
+    if be is not None and be.dlpack_device(a)[0] != 1:
+        return be.dlpack(a, **{k: v for k, v in kw.items() if v is not None})
+    h = np.asarray(a._host())
+    kw = {k: v for k, v in kw.items() if v is not None and k != "stream"}
+    return h.__dlpack__(**kw)
+
+
+def dlpack_device(a):
+    be = gpu_backend()
+    if a._data is None:
+        a._host()
+    if be is not None:
+        return be.dlpack_device(a)
+    return (1, 0)
 
 
 def to_host(data) -> np.ndarray:
@@ -46,6 +80,8 @@ def foreign_to_array(x):
         a = be.foreign_to_array(x)
         if a is not None:
             return a
+    if type(x).__name__ == "PyCapsule":  # a bare DLPack capsule from the host
+        x = _Capsule(x)
     if hasattr(x, "__dlpack__"):
         from .._array import array
 
@@ -54,3 +90,16 @@ def foreign_to_array(x):
         except (TypeError, RuntimeError, BufferError):
             return None
     return None
+
+
+class _Capsule:
+    """Lets NumPy import a bare DLPack capsule (it takes objects with ``__dlpack__``)."""
+
+    def __init__(self, cap) -> None:
+        self.cap = cap
+
+    def __dlpack__(self, **kw):
+        return self.cap
+
+    def __dlpack_device__(self):
+        return (1, 0)

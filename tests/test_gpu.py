@@ -1,0 +1,443 @@
+"""The CUDA backend: every op on the GPU against the CPU, cross-device graphs, memory, interop.
+
+Every test here is marked ``gpu``: tests/conftest.py skips them where CuPy finds no CUDA
+device (CI), with that reason.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import umx as mx
+from umx.ops import binary, unary
+
+pytestmark = pytest.mark.gpu
+
+RNG = np.random.default_rng(7)
+_TOL = {"float16": 3e-3, "bfloat16": 3e-2, "float32": 2e-5, "float64": 1e-12, "complex64": 2e-5}
+
+
+def _np(x):
+    if isinstance(x, mx.array):
+        h = np.array(x)
+        return h.astype(np.float32) if x.dtype == mx.bfloat16 else h
+    if isinstance(x, (list, tuple)):
+        return [_np(v) for v in x]
+    return x
+
+
+def _compare(g, c, name):
+    if isinstance(c, list):
+        assert isinstance(g, list) and len(g) == len(c), name
+        for gi, ci in zip(g, c):
+            _compare(gi, ci, name)
+        return
+    if not isinstance(c, np.ndarray):
+        assert g == c, name
+        return
+    assert g.shape == c.shape and g.dtype == c.dtype, (
+        f"{name}: {g.shape} {g.dtype} vs {c.shape} {c.dtype}"
+    )
+    if c.dtype.kind in "fc":
+        tol = _TOL.get(c.dtype.name, 1e-5)
+        np.testing.assert_allclose(g, c, rtol=tol, atol=tol, equal_nan=True, err_msg=name)
+    else:
+        np.testing.assert_array_equal(g, c, err_msg=name)
+
+
+def cpu_vs_gpu(fn, name="op"):
+    """Evaluate ``fn(stream)`` on the CPU and on the GPU and compare the results."""
+    try:
+        c = fn(mx.cpu)
+        mx.eval(c)
+    except (ValueError, TypeError, NotImplementedError, AttributeError) as e:
+        pytest.skip(f"{name} not available: {e}")
+    try:
+        g = fn(mx.gpu)
+    except (ValueError, NotImplementedError) as e:  # CPU-only ops (MLX: linalg on the CPU)
+        if "gpu" in str(e).lower() or "cpu" in str(e).lower():
+            pytest.skip(f"{name} runs on the CPU only: {e}")
+        raise
+    mx.eval(g)
+    _compare(_np(g), _np(c), name)
+    return g
+
+
+# -- every elementwise op, generically -----------------------------------------------------------
+_FLOATS = (mx.float32, mx.float64, mx.float16)
+
+
+def _input(d, shape=(3, 5), lo=-0.9, hi=0.9):
+    if d.kind == "b":
+        return mx.array(RNG.random(shape) > 0.5)
+    if d.kind in "iu":
+        return mx.array(RNG.integers(1, 6, size=shape), dtype=d)
+    if d.kind == "c":
+        return mx.array(RNG.uniform(lo, hi, shape) + 1j * RNG.uniform(lo, hi, shape), dtype=d)
+    return mx.array(RNG.uniform(lo, hi, shape), dtype=d)
+
+
+_UNARY = [n for n in unary.__all__ if n not in ("astype",)]
+_BINARY = list(binary.__all__)
+_DTYPES = [
+    mx.float32,
+    mx.float64,
+    mx.float16,
+    mx.bfloat16,
+    mx.int32,
+    mx.uint8,
+    mx.bool_,
+    mx.complex64,
+]
+
+
+@pytest.mark.parametrize("d", _DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("name", _UNARY)
+def test_unary_cpu_vs_gpu(name, d):
+    f = getattr(mx, name)
+    x = _input(d)
+    try:
+        f(x)
+    except (ValueError, TypeError) as e:
+        pytest.skip(f"{name} does not take {d.name}: {e}")
+    cpu_vs_gpu(lambda s: f(x, stream=s), f"{name}[{d.name}]")
+
+
+@pytest.mark.parametrize("d", _DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("name", _BINARY)
+def test_binary_cpu_vs_gpu(name, d):
+    f = getattr(mx, name)
+    x, y = _input(d), _input(d, (1, 5), 0.1, 0.9)
+    try:
+        f(x, y)
+    except (ValueError, TypeError) as e:
+        pytest.skip(f"{name} does not take {d.name}: {e}")
+    cpu_vs_gpu(lambda s: f(x, y, stream=s), f"{name}[{d.name}]")
+
+
+def test_astype_cpu_vs_gpu():
+    x = _input(mx.float32, lo=-3, hi=3)
+    for d in _DTYPES:
+        cpu_vs_gpu(lambda s, d=d: mx.astype(x, d, stream=s), f"astype[{d.name}]")
+
+
+# -- the other families: a table of calls -------------------------------------------------------
+A = mx.array(RNG.uniform(-1, 1, (4, 6)).astype(np.float32))
+A64 = mx.array(RNG.uniform(-1, 1, (4, 6)), dtype=mx.float64)
+SQ = mx.array((RNG.uniform(-1, 1, (5, 5)) + 5 * np.eye(5)).astype(np.float32))
+SPD = mx.array((lambda m: m @ m.T + 5 * np.eye(5))(RNG.uniform(-1, 1, (5, 5))).astype(np.float32))
+V = mx.array(RNG.uniform(-1, 1, (6,)).astype(np.float32))
+I = mx.array(RNG.integers(0, 4, (4, 6)).astype(np.int32))
+IDX = mx.array(np.array([3, 0, 2], np.int32))
+B3 = mx.array(RNG.uniform(-1, 1, (2, 3, 4)).astype(np.float32))
+
+CALLS = {
+    # reductions
+    "sum": lambda s: mx.sum(A, axis=1, stream=s),
+    "sum_all_f64": lambda s: mx.sum(A64, stream=s),
+    "prod": lambda s: mx.prod(A, axis=0, stream=s),
+    "mean": lambda s: mx.mean(A, axis=(0, 1), keepdims=True, stream=s),
+    "var": lambda s: mx.var(A, axis=1, ddof=1, stream=s),
+    "std": lambda s: mx.std(A64, axis=0, stream=s),
+    "max": lambda s: mx.max(A, axis=1, stream=s),
+    "min": lambda s: mx.min(I, stream=s),
+    "all": lambda s: mx.all(A > 0, axis=1, stream=s),
+    "any": lambda s: mx.any(A > 0.9, stream=s),
+    "argmax": lambda s: mx.argmax(A, axis=1, stream=s),
+    "argmin": lambda s: mx.argmin(A, axis=0, stream=s),
+    "logsumexp": lambda s: mx.logsumexp(A, axis=1, stream=s),
+    "count_nonzero": lambda s: mx.count_nonzero(I, axis=0, stream=s),
+    "median": lambda s: mx.median(A, axis=1, stream=s),
+    # scans
+    "cumsum": lambda s: mx.cumsum(A, axis=1, stream=s),
+    "cumprod": lambda s: mx.cumprod(A, axis=0, reverse=True, stream=s),
+    "cummax": lambda s: mx.cummax(A, axis=1, stream=s),
+    "cummin": lambda s: mx.cummin(I, axis=1, stream=s),
+    "logcumsumexp": lambda s: mx.logcumsumexp(A, axis=1, stream=s),
+    # shape
+    "reshape": lambda s: mx.reshape(A, (6, 4), stream=s),
+    "transpose": lambda s: mx.transpose(B3, (2, 0, 1), stream=s),
+    "swapaxes": lambda s: mx.swapaxes(B3, 0, 2, stream=s),
+    "moveaxis": lambda s: mx.moveaxis(B3, 0, -1, stream=s),
+    "squeeze": lambda s: mx.squeeze(mx.expand_dims(A, 0, stream=s), 0, stream=s),
+    "flatten": lambda s: mx.flatten(B3, stream=s),
+    "broadcast_to": lambda s: mx.broadcast_to(V, (3, 6), stream=s),
+    "concatenate": lambda s: mx.concatenate([A, A * 2], axis=1, stream=s),
+    "stack": lambda s: mx.stack([A, A], axis=1, stream=s),
+    "split": lambda s: mx.split(A, 3, axis=1, stream=s),
+    "repeat": lambda s: mx.repeat(A, 2, axis=0, stream=s),
+    "tile": lambda s: mx.tile(A, (2, 1), stream=s),
+    "pad": lambda s: mx.pad(A, ((1, 1), (0, 2)), stream=s),
+    "flip": lambda s: mx.flip(A, axis=1, stream=s) if hasattr(mx, "flip") else None,
+    "roll": lambda s: mx.roll(A, 2, axis=1, stream=s),
+    "tril": lambda s: mx.tril(SQ, stream=s),
+    "triu": lambda s: mx.triu(SQ, 1, stream=s),
+    "diagonal": lambda s: mx.diagonal(SQ, stream=s),
+    "diag": lambda s: mx.diag(V, stream=s),
+    "unflatten": lambda s: mx.unflatten(A, 1, (2, 3), stream=s),
+    "contiguous": lambda s: mx.contiguous(mx.transpose(A, stream=s), stream=s),
+    # index
+    "take": lambda s: mx.take(A, IDX, axis=1, stream=s),
+    "take_along_axis": lambda s: mx.take_along_axis(
+        A, mx.argsort(A, axis=1, stream=s), axis=1, stream=s
+    ),
+    "put_along_axis": lambda s: mx.put_along_axis(
+        A, IDX.reshape(1, 3), mx.array(9.0), axis=0, stream=s
+    ),
+    "slice": lambda s: mx.slice(A, mx.array([1, 2]), (0, 1), (2, 3), stream=s),
+    "slice_update": lambda s: mx.slice_update(
+        A, mx.zeros((2, 3)), mx.array([1, 2]), (0, 1), stream=s
+    ),
+    "getitem": lambda s: mx.multiply(A, 1, stream=s)[1:3, ::2],
+    "getitem_array": lambda s: mx.multiply(A, 1, stream=s)[IDX],
+    "where": lambda s: mx.where(A > 0, A, -A, stream=s),
+    "clip": lambda s: mx.clip(A, -0.5, 0.5, stream=s),
+    "isclose": lambda s: mx.isclose(A, A + 1e-7, stream=s),
+    "softmax": lambda s: mx.softmax(A, axis=1, stream=s),
+    # sort
+    "sort": lambda s: mx.sort(A, axis=1, stream=s),
+    "argsort": lambda s: mx.argsort(A, axis=0, stream=s),
+    "partition": lambda s: mx.sort(mx.partition(A, 2, axis=1, stream=s), axis=1, stream=s),
+    "topk": lambda s: mx.topk(A, 2, axis=1, stream=s),
+    # linalg
+    "matmul": lambda s: mx.matmul(A, mx.transpose(A, stream=s), stream=s),
+    "matmul_f64": lambda s: mx.matmul(A64, mx.transpose(A64, stream=s), stream=s),
+    "matmul_batched": lambda s: mx.matmul(B3, mx.ones((4, 2)), stream=s),
+    "addmm": lambda s: mx.addmm(SQ, SQ, SQ, alpha=0.5, beta=2.0, stream=s),
+    "tensordot": lambda s: mx.tensordot(B3, mx.ones((3, 4)), axes=2, stream=s),
+    "outer": lambda s: mx.outer(V, V, stream=s),
+    "inner": lambda s: mx.inner(V, V, stream=s),
+    "kron": lambda s: mx.kron(SQ[:2, :2], SQ[:2, :2], stream=s),
+    "einsum": lambda s: mx.einsum("ij,kj->ik", A, A, stream=s),
+    "norm": lambda s: mx.linalg.norm(A, stream=s),
+    "inv": lambda s: mx.linalg.inv(SQ, stream=s),
+    "solve": lambda s: mx.linalg.solve(SQ, V[:5], stream=s),
+    "cholesky": lambda s: mx.linalg.cholesky(SPD, stream=s),
+    "eigvalsh": lambda s: mx.linalg.eigvalsh(SPD, stream=s),
+    # creation
+    "zeros": lambda s: mx.zeros((3, 4), stream=s),
+    "ones": lambda s: mx.ones((3,), mx.int32, stream=s),
+    "full": lambda s: mx.full((2, 3), 2.5, stream=s),
+    "arange": lambda s: mx.arange(0, 10, 0.5, stream=s),
+    "linspace": lambda s: mx.linspace(0, 1, 7, stream=s),
+    "eye": lambda s: mx.eye(4, k=1, stream=s),
+    "tri": lambda s: mx.tri(4, 3, stream=s),
+    "zeros_like": lambda s: mx.zeros_like(A, stream=s),
+    # random (same key: same numbers on every device)
+    "uniform": lambda s: mx.random.uniform(shape=(3, 4), key=mx.random.key(3), stream=s),
+    "normal": lambda s: mx.random.normal(shape=(5,), key=mx.random.key(4), stream=s),
+    "randint": lambda s: mx.random.randint(0, 10, (6,), key=mx.random.key(5), stream=s),
+    "bernoulli": lambda s: mx.random.bernoulli(0.3, (8,), key=mx.random.key(6), stream=s),
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_op_table_cpu_vs_gpu(name):
+    cpu_vs_gpu(CALLS[name], name)
+
+
+def test_float64_on_gpu():
+    x = mx.array(np.linspace(0, 1, 101), dtype=mx.float64)
+    y = mx.exp(mx.sin(x, stream=mx.gpu), stream=mx.gpu)
+    assert y.dtype == mx.float64
+    np.testing.assert_allclose(np.array(y), np.exp(np.sin(np.linspace(0, 1, 101))), rtol=1e-14)
+
+
+# -- devices and streams ---------------------------------------------------------------------------
+def test_gpu_is_default_device():
+    assert mx.is_available(mx.gpu)
+    assert mx.default_device() == mx.gpu
+    assert mx.device_count(mx.gpu) >= 1
+    info = mx.device_info(mx.gpu)
+    assert info["device_name"] and info["memory_size"] > 0
+    x = mx.add(mx.array([1.0, 2.0]), 1.0)  # no stream: the default GPU stream
+    assert x._stream.device == mx.gpu
+    assert x.tolist() == [2.0, 3.0]
+
+
+def test_new_gpu_stream_is_another_cuda_stream():
+    s1, s2 = mx.new_stream(mx.gpu), mx.new_stream(mx.gpu)
+    x = mx.exp(mx.array([0.0]), stream=s1)
+    y = mx.exp(x, stream=s2)
+    assert y.item() == pytest.approx(np.e)
+    assert s1.executor.cs.ptr != s2.executor.cs.ptr
+
+
+def test_cross_device_graphs_every_direction():
+    a_np = RNG.uniform(0, 1, (64, 64)).astype(np.float32)
+    a = mx.array(a_np)
+    g2 = mx.new_stream(mx.gpu)
+    c2 = mx.new_stream(mx.cpu)
+    x = mx.matmul(a, a, stream=mx.gpu)  # GPU
+    y = mx.exp(x * 0.01, stream=mx.cpu)  # GPU -> CPU
+    z = mx.add(y, x, stream=g2)  # CPU and GPU -> another GPU stream
+    w = mx.subtract(z, y, stream=mx.gpu)  # GPU -> GPU across streams, CPU -> GPU
+    v = mx.multiply(w, 2.0, stream=c2)  # GPU -> another CPU stream
+    ref_x = a_np @ a_np
+    ref_y = np.exp(ref_x * 0.01)
+    ref_v = 2 * (ref_y + ref_x - ref_y)
+    mx.eval(v, y)
+    np.testing.assert_allclose(np.array(v), ref_v, rtol=1e-4)
+    np.testing.assert_allclose(np.array(y), ref_y, rtol=1e-5)
+
+
+def test_alternating_chain_async_eval():
+    x0 = mx.array(np.arange(1, 9, dtype=np.float32))
+    x = x0
+    ref = np.arange(1, 9, dtype=np.float32)
+    for i in range(40):
+        s = (mx.gpu, mx.cpu)[i % 2]
+        x = mx.add(mx.multiply(x, 0.5, stream=s), 1.0, stream=s)
+        ref = ref * 0.5 + 1.0
+    mx.async_eval(x)
+    np.testing.assert_allclose(np.array(x), ref, rtol=1e-6)
+
+
+def test_gpu_waiting_for_cpu_blocks_no_other_stream():
+    """A GPU stream whose input is still being computed on the CPU defers its submission;
+    another GPU stream meanwhile runs and finishes (no host-flag wait, no deadlock)."""
+    big = mx.array(RNG.uniform(0, 1, (1024, 1024)).astype(np.float32) / 1024)
+    slow = big
+    for _ in range(30):
+        slow = mx.matmul(slow, big, stream=mx.cpu)  # a long CPU chain
+    waiting = mx.exp(slow, stream=mx.gpu)  # GPU waits for the CPU
+    mx.async_eval(waiting)
+    other = mx.exp(mx.array([1.0, 2.0]), stream=mx.new_stream(mx.gpu))
+    done = threading.Event()
+
+    def run():
+        mx.eval(other)
+        done.set()
+
+    threading.Thread(target=run).start()
+    assert done.wait(60), "the other GPU stream was blocked"
+    mx.eval(waiting)
+    assert np.isfinite(np.array(waiting)).all()
+
+
+def test_errors_name_the_op_and_stream_stays_usable():
+    class Boom(mx.ops.unary.Unary):
+        name = "boom"
+
+        def eval(self, xp, x):
+            raise RuntimeError("kaboom")
+
+    from umx._array import node
+
+    x = mx.array([1.0, 2.0])
+    bad = node(Boom(), (x,), (2,), mx.float32, mx.default_stream(mx.gpu))
+    with pytest.raises(RuntimeError, match="boom"):
+        mx.eval(mx.exp(bad, stream=mx.gpu))
+    assert mx.exp(x, stream=mx.gpu).tolist() == pytest.approx(np.exp([1.0, 2.0]).tolist())
+
+
+# -- the seed example on every placement ----------------------------------------------------------
+@pytest.mark.parametrize("d1", ["cpu", "gpu"])
+@pytest.mark.parametrize("d2", ["cpu", "gpu"])
+def test_seed_example_every_placement(d1, d2):
+    a_np = RNG.uniform(0, 1, (4096, 512)).astype(np.float32)
+    b_np = RNG.uniform(0, 1, (512, 4)).astype(np.float32) * 1e-3
+    a, b = mx.array(a_np), mx.array(b_np)
+    x = mx.matmul(a, b, stream=getattr(mx, d1))
+    for _ in range(5):
+        b = mx.exp(b, stream=getattr(mx, d2))
+    mx.eval(x, b)
+    ref_b = b_np
+    for _ in range(5):
+        ref_b = np.exp(ref_b)
+    np.testing.assert_allclose(np.array(x), a_np @ b_np, rtol=1e-4)
+    np.testing.assert_allclose(np.array(b), ref_b, rtol=1e-5)
+
+
+# -- memory -------------------------------------------------------------------------------------
+def test_memory_limit_raises_clear_error():
+    old = mx.get_memory_limit()
+    free = mx.device_info(mx.gpu)["free_memory"]
+    assert old < free + mx.get_active_memory() + mx.get_cache_memory()
+    try:
+        mx.clear_cache()
+        mx.set_memory_limit(mx.get_active_memory() + (64 << 20))
+        x = mx.zeros((256 << 20) // 4, stream=mx.gpu)  # 256 MiB: past the limit
+        with pytest.raises((MemoryError, RuntimeError), match="memory limit"):
+            mx.eval(x + 1)
+    finally:
+        mx.set_memory_limit(old)
+    assert mx.get_memory_limit() == old
+    # can never be raised above what the GPU has free
+    mx.set_memory_limit(1 << 60)
+    assert mx.get_memory_limit() < mx.device_info(mx.gpu)["memory_size"]
+    mx.set_memory_limit(old)
+    y = mx.add(mx.ones((4,), stream=mx.gpu), 1, stream=mx.gpu)
+    assert y.tolist() == [2.0] * 4
+
+
+def test_memory_counters():
+    mx.synchronize()
+    mx.clear_cache()
+    base = mx.get_active_memory()
+    x = mx.ones(((16 << 20) // 4,), stream=mx.gpu)
+    mx.eval(x)
+    assert mx.get_active_memory() >= base + (16 << 20)
+    assert mx.get_peak_memory() >= mx.get_active_memory() - (1 << 20)
+    del x
+    assert mx.get_cache_memory() >= 16 << 20  # freed into the cache
+    mx.clear_cache()
+    # what stays are free pieces of chunks still partly in use (they cannot be returned)
+    assert mx.get_cache_memory() < 1 << 20
+
+
+# -- unified memory and interop -----------------------------------------------------------------
+def test_zero_copy_one_pointer():
+    cp = pytest.importorskip("cupy")
+    x = mx.exp(mx.array(np.linspace(0, 1, 256, dtype=np.float32)), stream=mx.gpu)
+    h = np.asarray(x)  # below the copy threshold: NumPy views the managed pointer itself
+    c = cp.asarray(x)  # through __cuda_array_interface__
+    assert h.ctypes.data == c.data.ptr == x.__cuda_array_interface__["data"][0]
+    np.testing.assert_allclose(h, np.exp(np.linspace(0, 1, 256)), rtol=1e-6)
+    # a CPU op reads the GPU result with no copy either
+    y = mx.sum(x, stream=mx.cpu)
+    assert y.item() == pytest.approx(float(np.exp(np.linspace(0, 1, 256)).sum()), rel=1e-5)
+
+
+def test_large_crossing_both_directions():
+    n = (4 << 20) // 4  # 4 MiB: copied once to pinned memory when the CPU reads it
+    src = np.arange(n, dtype=np.float32) % 13
+    g = mx.multiply(mx.array(src), 2.0, stream=mx.gpu)
+    c = mx.add(g, 1.0, stream=mx.cpu)  # GPU -> CPU
+    back = mx.multiply(c, 3.0, stream=mx.gpu)  # CPU -> GPU
+    np.testing.assert_array_equal(np.array(back), (src * 2 + 1) * 3)
+    np.testing.assert_array_equal(np.array(g), src * 2)
+
+
+def test_item_and_tolist_of_gpu_results():
+    x = mx.sum(mx.arange(10, stream=mx.gpu), stream=mx.gpu)
+    assert x.item() == 45
+    assert mx.negative(mx.array([1, 2]), stream=mx.gpu).tolist() == [-1, -2]
+
+
+def test_torch_shares_memory():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch sees no CUDA device")
+    x = mx.exp(mx.array([0.0, 1.0, 2.0]), stream=mx.gpu)
+    t = torch.as_tensor(x, device="cuda")
+    assert t.data_ptr() == x.__cuda_array_interface__["data"][0]
+    np.testing.assert_allclose(t.cpu().numpy(), np.exp([0.0, 1.0, 2.0]), rtol=1e-6)
+    y = mx.array(torch.arange(4, device="cuda", dtype=torch.float32))
+    assert mx.add(y, 1, stream=mx.cpu).tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_dlpack_and_cupy_inputs():
+    cp = pytest.importorskip("cupy")
+    x = mx.exp(mx.array([0.0, 1.0]), stream=mx.gpu)
+    assert x.__dlpack_device__()[0] in (2, 13)
+    np.testing.assert_allclose(np.from_dlpack(x), np.exp([0.0, 1.0]), rtol=1e-6)
+    c = cp.arange(5, dtype=cp.float32)
+    a = mx.array(c)
+    assert mx.multiply(a, 2, stream=mx.cpu).tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
+    b = mx.array(c.toDlpack())
+    assert mx.add(b, 1, stream=mx.gpu).tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert mx.add(c, 1, stream=mx.gpu).tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]

@@ -1,0 +1,114 @@
+"""Memory statistics and limits (MLX's ``get_active_memory``, ``set_memory_limit``, ...).
+
+With the CUDA backend these count the managed-memory pool that every GPU buffer comes from,
+plus the pinned host copies made when GPU buffers cross to the CPU; the limit caps the pool
+(it defaults below the GPU's free memory and can never be set above it). On the CPU alone,
+NumPy allocates: the limits are recorded and the counts are 0 (a later pass may count host
+buffers).
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "clear_cache",
+    "get_active_memory",
+    "get_cache_memory",
+    "get_memory_limit",
+    "get_peak_memory",
+    "reset_peak_memory",
+    "set_cache_limit",
+    "set_memory_limit",
+    "set_wired_limit",
+]
+
+
+def _host_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 1 << 34
+
+
+_cpu = {"limit": _host_memory(), "cache_limit": _host_memory(), "wired": 0}
+
+
+def _gpu_mem():
+    from .backends import gpu_backend
+
+    if gpu_backend() is None:
+        return None
+    from .backends import _cuda_mem
+
+    return _cuda_mem.MEM
+
+
+def get_active_memory() -> int:
+    """Bytes in buffers that arrays use now (cached buffers excluded)."""
+    m = _gpu_mem()
+    return m.active() if m is not None else 0
+
+
+def get_peak_memory() -> int:
+    """The most bytes in use since the start or the last ``reset_peak_memory``."""
+    m = _gpu_mem()
+    if m is None:
+        return 0
+    m.sample_peak()
+    return m.peak
+
+
+def reset_peak_memory() -> None:
+    m = _gpu_mem()
+    if m is not None:
+        m.peak = 0
+
+
+def get_cache_memory() -> int:
+    """Bytes held in the cache for reuse (freed buffers not returned to the system)."""
+    m = _gpu_mem()
+    return m.cache() if m is not None else 0
+
+
+def get_memory_limit() -> int:
+    m = _gpu_mem()
+    return m.limit if m is not None else _cpu["limit"]
+
+
+def set_memory_limit(limit: int) -> int:
+    """Set the memory limit in bytes; returns the previous one. On the GPU it is capped by
+    the device's free memory: past it, allocations raise ``MemoryError``."""
+    if not isinstance(limit, int) or limit < 0:
+        raise ValueError("[set_memory_limit] The limit must be a non-negative int.")
+    m = _gpu_mem()
+    if m is not None:
+        return m.set_limit(limit)
+    old, _cpu["limit"] = _cpu["limit"], limit
+    return old
+
+
+def set_cache_limit(limit: int) -> int:
+    """Set the cache limit in bytes (0 disables the cache); returns the previous one."""
+    if not isinstance(limit, int) or limit < 0:
+        raise ValueError("[set_cache_limit] The limit must be a non-negative int.")
+    m = _gpu_mem()
+    if m is not None:
+        return m.set_cache_limit(limit)
+    old, _cpu["cache_limit"] = _cpu["cache_limit"], limit
+    return old
+
+
+def set_wired_limit(limit: int) -> int:
+    """Recorded for MLX compatibility (wiring is a macOS notion); returns the previous one."""
+    if not isinstance(limit, int) or limit < 0:
+        raise ValueError("[set_wired_limit] The limit must be a non-negative int.")
+    old, _cpu["wired"] = _cpu["wired"], limit
+    return old
+
+
+def clear_cache() -> None:
+    """Return cached buffers to the system."""
+    m = _gpu_mem()
+    if m is not None:
+        m.clear_cache()
