@@ -328,12 +328,46 @@ def _poly(xp, t, coeffs):
 def erfinv32(xp, a):
     """MLX's float32 ``erfinv`` (Giles' polynomials with fma, glibc's ``logf``)."""
     a = xp.asarray(a, dtype=np.float32)
+    if xp is np and a.size > _ECHUNK:  # in cache-sized pieces
+        flat = a.reshape(-1)
+        out = np.empty_like(flat)
+        for s in range(0, flat.size, _ECHUNK):
+            out[s : s + _ECHUNK] = _erfinv32_np(flat[s : s + _ECHUNK])
+        return out.reshape(a.shape)
+    if xp is np:
+        return _erfinv32_np(a)
     with np.errstate(all="ignore"):
         t = _fma(a, -a.astype(np.float64), 1.0)
         t = logf(xp, t)
         p = xp.where(
             xp.abs(t) > np.float32(6.125), _poly(xp, t, _ERFINV_LHS), _poly(xp, t, _ERFINV_RHS)
         )
+        return a * p
+
+
+_ECHUNK = 1 << 15
+
+
+def _poly_np(t, coeffs):
+    """Horner with float32 fma on NumPy, reusing two buffers."""
+    t64 = t.astype(np.float64)
+    p = np.full(t.shape, np.float32(coeffs[0]), dtype=np.float32)
+    tmp = np.empty(t.shape, np.float64)
+    for c in coeffs[1:]:
+        np.multiply(p, t64, out=tmp)
+        np.add(tmp, _f32(c), out=tmp)
+        p[...] = tmp
+    return p
+
+
+def _erfinv32_np(a):
+    with np.errstate(all="ignore"):
+        t = _fma(a, -a.astype(np.float64), 1.0)
+        t = logf(np, t)
+        p = _poly_np(t, _ERFINV_RHS)
+        far = np.abs(t) > np.float32(6.125)
+        if far.any():
+            p[far] = _poly_np(t[far], _ERFINV_LHS)
         return a * p
 
 
