@@ -320,7 +320,8 @@ def _to_buffer(val, dtype):
         d = dtype or dt.from_numpy(val.dtype)
         if dtype is None and d is dt.float64:
             d = dt.float32  # MLX turns NumPy float64 into float32
-        return np.array(val, dtype=d.np), d
+        with np.errstate(over="ignore", invalid="ignore"):  # float64 -> float32 overflow: inf
+            return np.array(val, dtype=d.np), d
     if isinstance(val, (bool, int, float, complex, np.generic)):
         d = dtype or dt.scalar_dtype(val)
         return _checked(np.asarray(val), d), d

@@ -151,7 +151,12 @@ def from_numpy(dt) -> Dtype:
     """The umx dtype of a NumPy dtype (float64 stays float64)."""
     try:
         return _FROM_NP[np.dtype(dt)]
-    except (KeyError, TypeError):
+    except KeyError:
+        n = np.dtype(dt)
+        if n.byteorder not in "=|" and n.newbyteorder("=") in _FROM_NP:  # non-native byte order
+            return _FROM_NP[n.newbyteorder("=")]
+        raise TypeError(f"Cannot convert NumPy dtype {dt} to an umx dtype.") from None
+    except TypeError:
         raise TypeError(f"Cannot convert NumPy dtype {dt} to an umx dtype.") from None
 
 
