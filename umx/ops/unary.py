@@ -105,14 +105,6 @@ def _erf64(x, f64: bool = True):
     return np.where(np.isnan(x), x, out)
 
 
-def _erfc64_abs(a):
-    """erfc of a non-negative float64 NumPy array, accurate in the tail."""
-    out, r3, ec = _erf_erfc_abs(a, True)
-    out = 1.0 - out
-    out[r3] = ec
-    return out
-
-
 def _erf(xp, x):
     if xp is np:
         return _erf64(np.asarray(x, dtype=np.float64), x.dtype == np.float64).astype(
