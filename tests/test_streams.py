@@ -331,3 +331,12 @@ def test_random_graphs_match_serial_numpy(g):
         np.testing.assert_allclose(np.array(built[i]), ref[i], rtol=1e-5, atol=1e-6)
     for i, y in enumerate(built):  # the rest, in any order, still right
         np.testing.assert_allclose(np.array(y), ref[i], rtol=1e-5, atol=1e-6)
+
+
+def test_thread_unsafe_stream_works_in_any_thread():
+    s = mx.new_thread_unsafe_stream(mx.cpu)
+    out = []
+    t = threading.Thread(target=lambda: out.append(mx.add(mx.array(1), 1, stream=s).item()))
+    t.start()
+    t.join()
+    assert out == [2]

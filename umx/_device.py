@@ -19,6 +19,7 @@ __all__ = [
     "is_available",
     "new_stream",
     "new_thread_local_stream",
+    "new_thread_unsafe_stream",
     "set_default_device",
     "set_default_stream",
     "stream",
@@ -220,6 +221,13 @@ def set_default_stream(s: Stream) -> None:
 def new_stream(device: Device | DeviceType) -> Stream:
     """A new stream on ``device``, owned by the calling thread."""
     s = _make_stream(_as_device(device), shared=False)
+    _state.created.append(s)
+    return s
+
+
+def new_thread_unsafe_stream(device: Device | DeviceType) -> Stream:
+    """A new stream usable from any thread (the caller keeps its use race-free)."""
+    s = _make_stream(_as_device(device), shared=True)
     _state.created.append(s)
     return s
 
