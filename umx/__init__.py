@@ -21,6 +21,7 @@ from ._device import (
     is_available,
     new_stream,
     new_thread_local_stream,
+    new_thread_unsafe_stream,
     set_default_device,
     set_default_stream,
     stream,

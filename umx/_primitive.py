@@ -32,14 +32,19 @@ class Primitive:
         """Static parameters, for printing, graph export and equality."""
         return tuple(getattr(self, s) for s in self.__slots__)
 
+    # Transform rules. A primitive overrides each, or declares it with the helpers of
+    # umx._rules (zero gradients, vmap by looping); the registry test checks they exist.
+    # vjp: cotangents of the inputs listed in ``argnums``, given the outputs' cotangents.
     def vjp(self, primals, cotangents, argnums, outputs):
-        raise NotDifferentiable(f"[{self.name}] has no vector-Jacobian product.")
+        raise NotImplementedError(f"[{self.name}] declares no vjp rule.")
 
+    # jvp: tangents of the outputs, given tangents of the inputs listed in ``argnums``.
     def jvp(self, primals, tangents, argnums):
-        raise NotDifferentiable(f"[{self.name}] has no Jacobian-vector product.")
+        raise NotImplementedError(f"[{self.name}] declares no jvp rule.")
 
+    # vmap: (outputs, output batch axes) for inputs batched along ``axes`` (None: unbatched).
     def vmap(self, inputs, axes):
-        raise ValueError(f"[{self.name}] has no vmap rule.")
+        raise NotImplementedError(f"[{self.name}] declares no vmap rule.")
 
     def __repr__(self) -> str:
         p = self.params()

@@ -162,6 +162,7 @@ class CpuExecutor(Executor):
         finished = self._finished
         last = 0
         failed = False
+        release = not retain_graph
         with np.errstate(all="ignore"):
             for n, prep in batch:
                 try:
@@ -182,10 +183,12 @@ class CpuExecutor(Executor):
                         if prim.multi:
                             for s, o in zip(n._siblings, out):
                                 s._data = o
-                                s._inputs = ()
+                                if release:
+                                    s._inputs = ()
                         else:
                             n._data = out
-                            n._inputs = ()
+                            if release:
+                                n._inputs = ()
                 except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
                     _fail(n, exc)
                     failed = True
@@ -214,6 +217,9 @@ class CpuExecutor(Executor):
             args.append(d)
         return args
 
+
+# While > 0 (a transform is tracing), evaluation keeps graph edges instead of releasing them.
+retain_graph = 0
 
 _exec_lock = threading.Lock()
 _ALL_EXECUTORS: weakref.WeakSet = weakref.WeakSet()
