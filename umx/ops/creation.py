@@ -14,6 +14,7 @@ from .. import _dtypes as dt
 from .._array import array, as_array, constant, node
 from .._device import resolve_stream
 from .._primitive import Primitive
+from .._rules import move_to_front, vmap_by_loop, zero_jvp, zero_vjp
 from .unary import cast
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
@@ -59,7 +60,17 @@ def _dtype(dtype, default: dt.Dtype, op: str) -> dt.Dtype:
 
 
 # -- the primitives ----------------------------------------------------------------------
-class Full(Primitive):
+class _Source(Primitive):
+    """A primitive with no array inputs: nothing to differentiate, and nothing a vmap can
+    batch (a vmapped function's constants stay unbatched; the engine never reaches them)."""
+
+    __slots__ = ()
+    vjp = zero_vjp
+    jvp = zero_jvp
+    vmap = vmap_by_loop
+
+
+class Full(_Source):
     """A buffer of ``shape`` filled with one scalar ``value``."""
 
     __slots__ = ("shape", "value", "dtype")
@@ -74,7 +85,7 @@ class Full(Primitive):
         return xp.full(self.shape, self.value, dtype=self.dtype.np)
 
 
-class Zeros(Primitive):
+class Zeros(_Source):
     """A buffer of zeros (``calloc``-backed on the CPU: cheap even when large)."""
 
     __slots__ = ("shape", "dtype")
@@ -88,7 +99,7 @@ class Zeros(Primitive):
         return xp.zeros(self.shape, dtype=self.dtype.np)
 
 
-class Arange(Primitive):
+class Arange(_Source):
     """``start + i * step`` for ``i`` in ``range(n)``, in ``dtype``."""
 
     __slots__ = ("start", "step", "n", "dtype")
@@ -109,7 +120,7 @@ class Arange(Primitive):
         return r.astype(d.np)
 
 
-class Linspace(Primitive):
+class Linspace(_Source):
     """``num`` evenly spaced values, computed in float32 as MLX does, then cast."""
 
     __slots__ = ("start", "stop", "num", "div", "dtype")
@@ -131,7 +142,7 @@ class Linspace(Primitive):
         return r.astype(self.dtype.np)
 
 
-class Eye(Primitive):
+class Eye(_Source):
     __slots__ = ("n", "m", "k", "dtype")
     name = "eye"
 
@@ -145,7 +156,7 @@ class Eye(Primitive):
         return xp.eye(self.n, self.m, self.k, dtype=self.dtype.np)
 
 
-class Tri(Primitive):
+class Tri(_Source):
     __slots__ = ("n", "m", "k", "dtype")
     name = "tri"
 
@@ -169,6 +180,15 @@ class Tril(Primitive):
     def eval(self, xp, x):
         return xp.tril(x, self.k)
 
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [tril(cotangents[0], self.k)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [tril(tangents[0], self.k)]
+
+    def vmap(self, inputs, axes):
+        return [tril(move_to_front(inputs[0], axes[0]), self.k)], [0]
+
 
 class Triu(Primitive):
     __slots__ = ("k",)
@@ -180,8 +200,17 @@ class Triu(Primitive):
     def eval(self, xp, x):
         return xp.triu(x, self.k)
 
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [triu(cotangents[0], self.k)]
 
-class Window(Primitive):
+    def jvp(self, primals, tangents, argnums):
+        return [triu(tangents[0], self.k)]
+
+    def vmap(self, inputs, axes):
+        return [triu(move_to_front(inputs[0], axes[0]), self.k)], [0]
+
+
+class Window(_Source):
     """A window function (hamming, hanning, blackman, bartlett) of ``m`` points."""
 
     __slots__ = ("kind", "m")
@@ -271,6 +300,18 @@ class FullArray(Primitive):
 
     def eval(self, xp, x):
         return xp.array(x, copy=True)
+
+    # A copy: its input is already the fill value broadcast to the output shape (the
+    # broadcast node sums the cotangent back to the value's shape).
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [cotangents[0]]
+
+    def jvp(self, primals, tangents, argnums):
+        return [tangents[0]]
+
+    def vmap(self, inputs, axes):
+        x = inputs[0]
+        return [_materialize(x, None)], [axes[0]]
 
 
 _FULL_ARRAY = FullArray()

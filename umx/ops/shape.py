@@ -14,6 +14,7 @@ from .. import _dtypes as dt
 from .._array import array, as_array, constant, node
 from .._device import resolve_stream
 from .._primitive import Primitive, multi_node
+from .._rules import move_to_front, unbroadcast
 from ._util import broadcast_shapes as _bs
 from ._util import fmt_shape
 from .unary import cast
@@ -66,11 +67,127 @@ def _c(xp, x):
     return x if x.flags.c_contiguous else x.copy()
 
 
+def _with_zeros(primals, tangents, argnums) -> list:
+    """A tangent per input: the given ones, zeros for the others."""
+    from .creation import zeros_like
+
+    out = [None] * len(primals)
+    for k, t in zip(argnums, tangents):
+        out[k] = t
+    return [zeros_like(p) if t is None else t for p, t in zip(primals, out)]
+
+
 def _prod(shape) -> int:
     n = 1
     for s in shape:
         n *= s
     return n
+
+
+# -- transform helpers -----------------------------------------------------------------------
+# Rules call the public ops (lazy, so they differentiate again) and reuse their inference.
+def _size_of(inputs, axes) -> int:
+    for x, a in zip(inputs, axes):
+        if a is not None:
+            return x._shape[a]
+    raise ValueError("no batched input")
+
+
+def _front_all(inputs, axes) -> list:
+    """Every input with a leading batch axis (unbatched ones broadcast along it)."""
+    b = _size_of(inputs, axes)
+    out = []
+    for x, a in zip(inputs, axes):
+        if a is None:
+            out.append(broadcast_to(expand_dims(x, 0), (b,) + x._shape))
+        else:
+            out.append(move_to_front(x, a))
+    return out
+
+
+def _keep_dtype(g: array, d: dt.Dtype) -> array:
+    return g if g._dtype is d else cast(g, d, None)
+
+
+def _sum(g: array, axes, d: dt.Dtype) -> array:
+    """Sum over ``axes`` (keeping them), in dtype ``d`` (the dtype of the primal)."""
+    from .reduce import sum as _s
+
+    return _keep_dtype(_s(g, axis=list(axes), keepdims=True), d)
+
+
+def _slice_axis(g: array, ax: int, start: int, stop: int) -> array:
+    """``g[start:stop]`` along ``ax`` (a split, so that the rule stays in this family)."""
+    n = g._shape[ax]
+    if start == 0 and stop == n:
+        return g
+    return split(g, (start, stop), ax)[1]
+
+
+def _zeros(shape: tuple, d: dt.Dtype) -> array:
+    from .creation import zeros
+
+    return zeros(shape, d)
+
+
+def _embed_diag(c: array, n1: int, n2: int, k: int) -> array:
+    """An array of shape ``c.shape[:-1] + (n1, n2)``, zero but for the ``k``-th diagonal
+    (of the last two axes), which holds the last axis of ``c``."""
+    from .creation import eye
+    from .select import where
+
+    n = c._shape[-1]
+    m = n1 if k >= 0 else n2
+    if m > n:
+        widths = ((0, 0),) * (c.ndim - 1) + ((0, m - n),)
+        c = pad(c, widths)
+    c = expand_dims(c, -1 if k >= 0 else -2)
+    mask = eye(n1, n2, k, dt.bool_)
+    return where(mask, c, _zeros((), c._dtype))
+
+
+def _place_last_two(e: array, nd: int, i: int, j: int) -> array:
+    """Move the last two axes of ``e`` (a result of _embed_diag) to positions ``i``, ``j``."""
+    rest = [p for p in range(nd) if p != i and p != j]
+    pos = {p: q for q, p in enumerate(rest)}
+    pos[i], pos[j] = nd - 2, nd - 1
+    perm = tuple(pos[p] for p in range(nd))
+    return e if perm == tuple(range(nd)) else transpose(e, perm)
+
+
+def _pad_axis_vjp(g: array, ax: int, n: int, lo: int, hi: int, mode: str) -> array:
+    """The cotangent of one padded axis of a non-constant pad: every padded position sends
+    its cotangent to the source element that it copies."""
+    if lo == 0 and hi == 0:
+        return g
+    if n == 0:
+        sh = g._shape
+        return _zeros(sh[:ax] + (0,) + sh[ax + 1 :], g._dtype)
+    src = np.pad(np.arange(n), (lo, hi), mode=mode)
+    left, mid, right = split(g, (lo, lo + n), ax)
+    groups: dict = {}
+    for part, first, count in ((left, 0, lo), (right, lo + n, hi)):
+        if count == 0:
+            continue
+        pieces = split(part, count, ax) if count > 1 else [part]
+        for q, piece in enumerate(pieces):
+            groups.setdefault(int(src[first + q]), []).append(piece)
+    js = sorted(groups)
+    bounds = []
+    for j in js:
+        bounds += [j, j + 1]
+    segs = split(mid, tuple(bounds), ax)
+    from .binary import add
+
+    out = []
+    for q, seg in enumerate(segs):
+        if q % 2 == 1:
+            for piece in groups[js[q // 2]]:
+                seg = add(seg, piece)
+            out.append(seg)
+        elif seg._shape[ax]:
+            out.append(seg)
+    return concatenate(out, ax)
 
 
 # -- primitives ----------------------------------------------------------------------------
@@ -86,6 +203,16 @@ class Reshape(Primitive):
     def eval(self, xp, x):
         return x.reshape(self.shape)
 
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [reshape(cotangents[0], primals[0]._shape)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [reshape(tangents[0], self.shape)]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        return [reshape(x, x._shape[:1] + self.shape)], [0]
+
 
 class Transpose(Primitive):
     __slots__ = ("axes",)
@@ -96,6 +223,19 @@ class Transpose(Primitive):
 
     def eval(self, xp, x):
         return xp.transpose(x, self.axes)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        inv = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inv[a] = i
+        return [transpose(cotangents[0], tuple(inv))]
+
+    def jvp(self, primals, tangents, argnums):
+        return [transpose(tangents[0], self.axes)]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        return [transpose(x, (0,) + tuple(a + 1 for a in self.axes))], [0]
 
 
 class BroadcastTo(Primitive):
@@ -108,6 +248,21 @@ class BroadcastTo(Primitive):
     def eval(self, xp, x):
         return xp.broadcast_to(x, self.shape)
 
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x = primals[0]
+        return [_keep_dtype(unbroadcast(cotangents[0], x._shape), x._dtype)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [broadcast_to(tangents[0], self.shape)]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        sh = x._shape
+        extra = len(self.shape) - (len(sh) - 1)
+        if extra:
+            x = reshape(x, sh[:1] + (1,) * extra + sh[1:])
+        return [broadcast_to(x, sh[:1] + self.shape)], [0]
+
 
 class Concatenate(Primitive):
     __slots__ = ("axis",)
@@ -119,6 +274,20 @@ class Concatenate(Primitive):
     def eval(self, xp, *xs):
         return xp.concatenate(xs, axis=self.axis)
 
+    def vjp(self, primals, cotangents, argnums, outputs):
+        bounds, acc = [], 0
+        for p in primals[:-1]:
+            acc += p._shape[self.axis]
+            bounds.append(acc)
+        parts = split(cotangents[0], tuple(bounds), self.axis)
+        return [parts[k] for k in argnums]
+
+    def jvp(self, primals, tangents, argnums):
+        return [concatenate(_with_zeros(primals, tangents, argnums), self.axis)]
+
+    def vmap(self, inputs, axes):
+        return [concatenate(_front_all(inputs, axes), self.axis + 1)], [0]
+
 
 class Stack(Primitive):
     __slots__ = ("axis",)
@@ -129,6 +298,16 @@ class Stack(Primitive):
 
     def eval(self, xp, *xs):
         return xp.stack(xs, axis=self.axis)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        parts = unstack(cotangents[0], axis=self.axis)
+        return [parts[k] for k in argnums]
+
+    def jvp(self, primals, tangents, argnums):
+        return [stack(_with_zeros(primals, tangents, argnums), self.axis)]
+
+    def vmap(self, inputs, axes):
+        return [stack(_front_all(inputs, axes), self.axis + 1)], [0]
 
 
 class Split(Primitive):
@@ -145,6 +324,17 @@ class Split(Primitive):
     def eval(self, xp, x):
         return tuple(xp.split(xp.asarray(x), list(self.indices), axis=self.axis))
 
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [concatenate(list(cotangents), self.axis)]
+
+    def jvp(self, primals, tangents, argnums):
+        return list(split(tangents[0], self.indices, self.axis))
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        outs = list(split(x, self.indices, self.axis + 1))
+        return outs, [0] * len(outs)
+
 
 class Unstack(Primitive):
     __slots__ = ("axis",)
@@ -158,6 +348,17 @@ class Unstack(Primitive):
         pre = (slice(None),) * self.axis
         return tuple(x[pre + (i,)] for i in range(x.shape[self.axis]))
 
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [stack(list(cotangents), self.axis)]
+
+    def jvp(self, primals, tangents, argnums):
+        return list(unstack(tangents[0], axis=self.axis))
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        outs = list(unstack(x, axis=self.axis + 1))
+        return outs, [0] * len(outs)
+
 
 class Tile(Primitive):
     __slots__ = ("reps",)
@@ -168,6 +369,25 @@ class Tile(Primitive):
 
     def eval(self, xp, x):
         return xp.tile(x, self.reps)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x = primals[0]
+        sh = (1,) * (len(self.reps) - x.ndim) + x._shape
+        inter = tuple(v for r, s in zip(self.reps, sh) for v in (r, s))
+        g = reshape(cotangents[0], inter)
+        g = _sum(g, range(0, len(inter), 2), x._dtype)
+        return [reshape(g, x._shape)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [tile(tangents[0], self.reps)]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        sh = x._shape
+        extra = len(self.reps) - (len(sh) - 1)
+        if extra > 0:
+            x = reshape(x, sh[:1] + (1,) * extra + sh[1:])
+        return [tile(x, (1,) + self.reps)], [0]
 
 
 class Repeat(Primitive):
@@ -180,6 +400,28 @@ class Repeat(Primitive):
 
     def eval(self, xp, x):
         return xp.repeat(x, self.repeats, axis=self.axis)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x, r = primals[0], self.repeats
+        sh = x._shape
+        if self.axis is None:
+            g = _sum(reshape(cotangents[0], (x.size, r)), (1,), x._dtype)
+        else:
+            ax = self.axis
+            g = reshape(cotangents[0], sh[:ax] + (sh[ax], r) + sh[ax + 1 :])
+            g = _sum(g, (ax + 1,), x._dtype)
+        return [reshape(g, sh)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [repeat(tangents[0], self.repeats, self.axis)]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        if self.axis is None:
+            b = x._shape[0]
+            out = repeat(reshape(x, (b, x.size // b if b else 0)), self.repeats, 1)
+            return [out], [0]
+        return [repeat(x, self.repeats, self.axis + 1)], [0]
 
 
 class Pad(Primitive):
@@ -205,6 +447,51 @@ class Pad(Primitive):
             return xp.zeros(shape, dtype=x.dtype)
         return xp.pad(x, widths, mode=self.mode)
 
+    def _mid(self, g: array) -> array:
+        for ax, (lo, hi) in enumerate(self.widths):
+            if lo or hi:
+                g = _slice_axis(g, ax, lo, g._shape[ax] - hi)
+        return g
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        c = cotangents[0]
+        x = primals[0]
+        out = []
+        for k in argnums:
+            if k == 0 and self.mode == "constant":
+                out.append(self._mid(c))
+            elif k == 0:
+                g = c
+                for ax, (lo, hi) in enumerate(self.widths):
+                    g = _pad_axis_vjp(g, ax, x._shape[ax], lo, hi, self.mode)
+                out.append(g)
+            else:  # the pad value: every padded position (only its first element is read)
+                from .binary import subtract
+
+                v = primals[1]
+                allaxes = range(c.ndim)
+                tot = subtract(_sum(c, allaxes, c._dtype), _sum(self._mid(c), allaxes, c._dtype))
+                tot = reshape(tot, (1,))
+                if v.size > 1:
+                    tot = concatenate([tot, _zeros((v.size - 1,), c._dtype)], 0)
+                out.append(_keep_dtype(reshape(tot, v._shape), v._dtype))
+        return out
+
+    def jvp(self, primals, tangents, argnums):
+        ts = _with_zeros(primals, tangents, argnums)
+        if self.mode == "constant":
+            return [pad(ts[0], self.widths, "constant", ts[1])]
+        return [pad(ts[0], self.widths, self.mode)]
+
+    def vmap(self, inputs, axes):
+        if len(inputs) == 2 and axes[1] is not None:
+            raise NotImplementedError  # a pad value per batch element: the engine loops
+        x = move_to_front(inputs[0], axes[0])
+        widths = ((0, 0),) + self.widths
+        if self.mode == "constant":
+            return [pad(x, widths, "constant", inputs[1])], [0]
+        return [pad(x, widths, self.mode)], [0]
+
 
 class Roll(Primitive):
     __slots__ = ("shift", "axes")
@@ -219,6 +506,24 @@ class Roll(Primitive):
             return x
         return xp.roll(x, self.shift, self.axes)
 
+    def _neg(self):
+        s = self.shift
+        return tuple(-v for v in s) if isinstance(s, tuple) else -s
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [roll(cotangents[0], self._neg(), self.axes)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [roll(tangents[0], self.shift, self.axes)]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        if self.axes is None:
+            sh = x._shape
+            flat = reshape(x, (sh[0], _prod(sh[1:])))
+            return [reshape(roll(flat, self.shift, 1), sh)], [0]
+        return [roll(x, self.shift, tuple(a + 1 for a in self.axes))], [0]
+
 
 class Flip(Primitive):
     __slots__ = ("axes",)
@@ -229,6 +534,16 @@ class Flip(Primitive):
 
     def eval(self, xp, x):
         return xp.flip(x, self.axes) if self.axes else x
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [flip(cotangents[0], self.axes)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [flip(tangents[0], self.axes)]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        return [flip(x, tuple(a + 1 for a in self.axes))], [0]
 
 
 class AsStrided(Primitive):
@@ -252,6 +567,29 @@ class AsStrided(Primitive):
             )
         return xp.lib.stride_tricks.as_strided(flat[self.offset :], self.shape, strides)
 
+    def vjp(self, primals, cotangents, argnums, outputs):
+        # Each output element reads one flat position; overlapping views accumulate.
+        x = primals[0]
+        c = cotangents[0]
+        if _prod(self.shape) == 0 or x.size == 0:
+            return [_zeros(x._shape, c._dtype)]
+        pos = np.full((), self.offset, dtype=np.int64)
+        for n, st in zip(self.shape, self.strides):
+            pos = pos[..., None] + np.arange(n, dtype=np.int64) * st
+        idt = dt.int32 if x.size < 2**31 else dt.int64
+        pos = constant(np.ascontiguousarray(pos.reshape(-1).astype(idt.np)), idt)
+        g = _zeros((x.size,), c._dtype).at[pos].add(reshape(c, (-1,)))
+        return [reshape(g, x._shape)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [as_strided(tangents[0], self.shape, self.strides, self.offset)]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        n = _prod(x._shape[1:])
+        shape = x._shape[:1] + self.shape
+        return [as_strided(x, shape, (n,) + self.strides, self.offset)], [0]
+
 
 class Diag(Primitive):
     __slots__ = ("k",)
@@ -262,6 +600,22 @@ class Diag(Primitive):
 
     def eval(self, xp, x):
         return xp.diag(x, self.k)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x, c = primals[0], cotangents[0]
+        if x.ndim == 1:
+            return [diagonal(c, self.k, 0, 1)]
+        return [_embed_diag(c, x._shape[0], x._shape[1], self.k)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [diag(tangents[0], self.k)]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        if x.ndim == 2:
+            n = x._shape[1] + abs(self.k)
+            return [_embed_diag(x, n, n, self.k)], [0]
+        return [diagonal(x, self.k, 1, 2)], [0]
 
 
 class Diagonal(Primitive):
@@ -275,6 +629,19 @@ class Diagonal(Primitive):
 
     def eval(self, xp, x):
         return xp.diagonal(x, self.offset, self.axis1, self.axis2)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x = primals[0]
+        i, j = self.axis1, self.axis2
+        e = _embed_diag(cotangents[0], x._shape[i], x._shape[j], self.offset)
+        return [_place_last_two(e, x.ndim, i, j)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [diagonal(tangents[0], self.offset, self.axis1, self.axis2)]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        return [diagonal(x, self.offset, self.axis1 + 1, self.axis2 + 1)], [0]
 
 
 class Trace(Primitive):
@@ -295,6 +662,23 @@ class Trace(Primitive):
         r = xp.trace(x, self.offset, self.axis1, self.axis2, dtype=acc)
         return xp.asarray(r).astype(d.np, copy=False)
 
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x = primals[0]
+        i, j = self.axis1, self.axis2
+        n1, n2 = x._shape[i], x._shape[j]
+        n = _diag_len(n1, n2, self.offset)
+        c = _keep_dtype(cotangents[0], x._dtype)
+        c = broadcast_to(expand_dims(c, -1), c._shape + (n,))
+        e = _embed_diag(c, n1, n2, self.offset)
+        return [_place_last_two(e, x.ndim, i, j)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [trace(tangents[0], self.offset, self.axis1, self.axis2)]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        return [trace(x, self.offset, self.axis1 + 1, self.axis2 + 1)], [0]
+
 
 class Contiguous(Primitive):
     __slots__ = ("allow_col_major",)
@@ -308,6 +692,15 @@ class Contiguous(Primitive):
         if x.flags.c_contiguous or (self.allow_col_major and x.flags.f_contiguous):
             return x
         return x.copy()
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [cotangents[0]]
+
+    def jvp(self, primals, tangents, argnums):
+        return [tangents[0]]
+
+    def vmap(self, inputs, axes):
+        return [contiguous(inputs[0], self.allow_col_major)], [axes[0]]
 
 
 class View(Primitive):
@@ -324,6 +717,26 @@ class View(Primitive):
         if x.dtype.itemsize != self.dtype.size:
             x = _c(xp, x)
         return x.view(self.dtype.np)
+
+    def _check(self, x: array, what: str) -> None:
+        if x._dtype is not self.dtype:  # as MLX: only a view as the same dtype is linear
+            raise ValueError(
+                f"[view] Cannot compute the {what} of a view from {x._dtype} to {self.dtype}."
+            )
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        self._check(primals[0], "vjp")
+        return [cotangents[0]]
+
+    def jvp(self, primals, tangents, argnums):
+        self._check(primals[0], "jvp")
+        return [tangents[0]]
+
+    def vmap(self, inputs, axes):
+        x, ax = inputs[0], axes[0]
+        if x._dtype.size == self.dtype.size:
+            return [view(x, self.dtype)], [ax]
+        return [view(move_to_front(x, ax), self.dtype)], [0]
 
 
 _TRANSPOSE_CACHE: dict = {}
