@@ -281,3 +281,24 @@ def test_repr_special_values_match_mlx():
     assert repr(mx.array([3.14159], mx.bfloat16)) == repr(mlx.array([3.14159], mlx.bfloat16))
     assert repr(mx.array([255], mx.uint8)) == repr(mlx.array([255], mlx.uint8))
     assert repr(mx.array([1 / 3], mx.float64)) == repr(mlx.array([1 / 3], mlx.float64))
+
+
+@needs_mlx
+def test_printoptions_match_mlx():
+    vals = [1e10, float("nan"), -float("inf"), 0.5, 1.25, -0.4]
+    try:
+        for p in (3, 0, 1, -5):
+            mx.set_printoptions(precision=p)
+            mlx.set_printoptions(precision=p)
+            for d in ("float32", "float16", "complex64"):
+                assert repr(mx.array(vals, getattr(mx, d))) == repr(
+                    mlx.array(vals, getattr(mlx, d))
+                )
+            assert repr(mx.array([1, 2])) == repr(mlx.array([1, 2]))
+    finally:
+        mx.set_printoptions()
+        mlx.set_printoptions()
+    assert repr(mx.array([1.23456789])) == "array([1.23457], dtype=float32)"
+    with mx.printoptions(precision=2):
+        assert repr(mx.array([1.23456])) == "array([1.23], dtype=float32)"
+    assert repr(mx.array([1.23456])) == "array([1.23456], dtype=float32)"

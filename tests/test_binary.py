@@ -285,3 +285,19 @@ def test_inplace_operators_rebind():
     i &= 7
     i >>= 1
     check(i, [2, 3], dtype=mx.int32)
+
+
+def test_divmod_and_logical_xor():
+    q, r = mx.divmod(mx.array([7, -7, 7]), mx.array([2, 2, -2]))
+    check(q, [3, -4, -4], dtype=mx.int32)
+    check(r, [1, 1, -1], dtype=mx.int32)
+    q, r = mx.divmod(mx.array([7.5]), 2)
+    check(q, [3.0], dtype=mx.float32)
+    check(r, [1.5], dtype=mx.float32)
+    with pytest.raises(ValueError, match=r"\[divmod\] Complex"):
+        mx.divmod(mx.array([1j]), 2)
+    check(mx.logical_xor(mx.array([1.0, 0.0, 2.0]), 1), [False, True, False], dtype=mx.bool_)
+    check(
+        mx.logical_xor(mx.array([True, False]), mx.array([[True], [False]])),
+        [[False, True], [True, False]],
+    )

@@ -253,3 +253,12 @@ def test_astype_and_methods():
     check(~mx.array([0], mx.uint8), [255])
     with pytest.raises(ValueError):
         ~mx.array([1.5])
+
+
+def test_positive_and_trunc():
+    check(mx.positive(mx.array([True, False])), [True, False], dtype=mx.bool_)
+    check(mx.positive(mx.array([-1.5])), [-1.5])
+    check(mx.trunc(mx.array([-1.5, 1.5, -0.2, 2.7])), [-1, 1, -0.0, 2])
+    check(mx.trunc(mx.array([3], mx.int8)), [3], dtype=mx.int8)
+    with pytest.raises(ValueError, match=r"\[trunc\]"):
+        mx.trunc(mx.array([1j]))

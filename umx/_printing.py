@@ -14,12 +14,43 @@ import numpy as np
 from . import _dtypes as dt
 
 _EDGE = 3  # entries kept at each end of a summarised axis
+_FLOAT_SPEC = "g"  # C++ stream default; "{p}f" after set_printoptions(precision=p)
+
+
+def set_printoptions(precision: int = -1) -> None:
+    """Print floats with ``precision`` decimal places (``-1``: the default, 6 significant
+    digits)."""
+    global _FLOAT_SPEC
+    precision = int(precision)
+    _FLOAT_SPEC = "g" if precision == -1 else f".{precision if precision >= 0 else 6}f"
+
+
+class _PrintOptionsContext:
+    """``with mx.printoptions(precision=p):`` sets the print precision for the block."""
+
+    def __init__(self, precision: int = -1) -> None:
+        self._precision = precision
+        self._saved = None
+
+    def __enter__(self):
+        self._saved = _FLOAT_SPEC
+        set_printoptions(self._precision)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _FLOAT_SPEC
+        _FLOAT_SPEC = self._saved
+
+
+def printoptions(precision: int = -1) -> _PrintOptionsContext:
+    """A context manager that sets the print precision temporarily."""
+    return _PrintOptionsContext(precision)
 
 
 def _fmt_float(x: float) -> str:
     if x != x:
         return "-nan" if math.copysign(1.0, x) < 0 else "nan"
-    return f"{x:g}"
+    return format(x, _FLOAT_SPEC)
 
 
 def _fmt_complex(z: complex) -> str:

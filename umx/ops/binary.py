@@ -290,6 +290,20 @@ logical_and, LogicalAnd = _declare(
 logical_or, LogicalOr = _declare(
     "logical_or", lambda xp, x, y: xp.logical_or(x, y), "Elementwise logical or.", out_rule=_bool
 )
+logical_xor, LogicalXor = _declare(
+    "logical_xor", lambda xp, x, y: xp.logical_xor(x, y), "Elementwise logical exclusive or.", out_rule=_bool
+)  # fmt: skip
+
+
+def divmod(a, b, /, *, stream=None) -> list:
+    """``[a // b, a % b]`` elementwise (floor division and remainder with the divisor's sign)."""
+    s = resolve_stream(stream)
+    a, b, shape, d = promote(a, b, "divmod", s)
+    if d is dt.complex64:
+        raise ValueError("[divmod] Complex type not supported.")
+    return [floor_divide(a, b, stream=s), remainder(a, b, stream=s)]
+
+
 _BITWISE_MSG = "Only allowed on integer or boolean types."
 bitwise_and, BitwiseAnd = _declare(
     "bitwise_and", lambda xp, x, y: xp.bitwise_and(x, y), "Elementwise bitwise and.",
@@ -316,6 +330,7 @@ __all__ = [
     "add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power",
     "maximum", "minimum", "arctan2", "logaddexp", "equal", "not_equal", "less",
     "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift", "logical_xor",
+    "divmod",
 ]  # fmt: skip
 METHODS: dict = {}

@@ -311,6 +311,13 @@ stop_gradient, StopGradient = _declare(
     "stop_gradient", lambda xp, x: x, _SAME, "The identity, with no gradient flowing through it."
 )  # fmt: skip
 copy, Copy = _declare("copy", lambda xp, x: x.copy(), _SAME, "A copy of the array.")
+positive, Positive = _declare(
+    "positive", lambda xp, x: x.copy(), _SAME, "Elementwise unary plus (a copy)."
+)
+trunc, Trunc = _declare(
+    "trunc", lambda xp, x: xp.trunc(x) if x.dtype.kind in "fV" else x, _SAME_REAL,
+    "Elementwise truncation towards zero.",
+)  # fmt: skip
 
 conj = conjugate
 
@@ -424,7 +431,7 @@ __all__ = [
     "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "erf", "erfinv", "sigmoid",
     "floor", "ceil", "round", "logical_not", "isnan", "isinf", "isfinite", "isposinf",
     "isneginf", "conjugate", "conj", "real", "imag", "degrees", "radians", "nan_to_num",
-    "bitwise_invert", "stop_gradient", "astype",
+    "bitwise_invert", "stop_gradient", "astype", "positive", "trunc",
 ]  # fmt: skip
 METHODS = {
     "abs": abs, "exp": exp, "log": log, "log1p": log1p, "log2": log2, "log10": log10,
