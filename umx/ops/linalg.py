@@ -538,3 +538,468 @@ __all__ = [
     "einsum_path", "matrix_norm",
 ]  # fmt: skip
 METHODS: dict = {}
+
+
+# -- transform rules ---------------------------------------------------------------------------
+# Written with the public ops (lazy, so they differentiate again). Complex cotangents
+# follow MLX: the vjp of a product multiplies by the conjugate of the other factor.
+
+import umx as mx  # noqa: E402 - the package, for the ops the rules are written with
+
+from .._rules import move_to_front, unbroadcast  # noqa: E402
+
+
+def _cj(x):
+    return mx.conjugate(x) if x._dtype is dt.complex64 else x
+
+
+def _mT(x):  # noqa: N802
+    return mx.swapaxes(x, -1, -2)
+
+
+def _as_matrices(a, b, c):
+    """``a``, ``b`` and the cotangent ``c`` in matrix form (1-D operands get a unit dim)."""
+    A = a if a.ndim > 1 else mx.expand_dims(a, 0)
+    B = b if b.ndim > 1 else mx.expand_dims(b, -1)
+    if c is not None:
+        if b.ndim == 1:
+            c = mx.expand_dims(c, -1)
+        if a.ndim == 1:
+            c = mx.expand_dims(c, -2)
+    return A, B, c
+
+
+def _matmul_vjp(a, b, c, argnums):
+    A, B, C = _as_matrices(a, b, c)
+    out = []
+    for k in argnums:
+        if k == 0:
+            g = unbroadcast(mx.matmul(C, _cj(_mT(B))), A.shape)
+            out.append(mx.reshape(g, a.shape) if a.ndim == 1 else g)
+        else:
+            g = unbroadcast(mx.matmul(_cj(_mT(A)), C), B.shape)
+            out.append(mx.reshape(g, b.shape) if b.ndim == 1 else g)
+    return out
+
+
+def _tangents(primals, tangents, argnums) -> list:
+    t = [None] * len(primals)
+    for k, v in zip(argnums, tangents):
+        t[k] = v
+    return t
+
+
+def _sum_terms(terms):
+    out = None
+    for t in terms:
+        out = t if out is None else mx.add(out, t)
+    return out
+
+
+def _matmul_batched(inputs, axes):
+    """vmap of a matmul: batch axes to the front, lined up past the per-slice batch dims;
+    1-D operands take their matrix form and lose the unit dim after."""
+    a, b = inputs
+    aa, ab = axes
+    na = a.ndim - (aa is not None)
+    nb = b.ndim - (ab is not None)
+    r = max(max(na, 2) - 2, max(nb, 2) - 2)
+    ops = []
+    for x, ax, n, vec_dim in ((a, aa, na, 0), (b, ab, nb, -1)):
+        if ax is not None:
+            x = move_to_front(x, ax)
+            if n == 1:
+                x = mx.expand_dims(x, 1 if vec_dim == 0 else -1)
+            pad = r - (max(n, 2) - 2)
+            if pad:
+                x = mx.expand_dims(x, tuple(range(1, 1 + pad)))
+        elif n == 1:
+            x = mx.expand_dims(x, vec_dim)
+        ops.append(x)
+    return ops[0], ops[1], na == 1, nb == 1
+
+
+def _squeeze_vecs(out, sq_a, sq_b):
+    if sq_b:
+        out = mx.squeeze(out, -1)
+    if sq_a:
+        out = mx.squeeze(out, -1 if sq_b else -2)
+    return out
+
+
+def _matmul_vjp_rule(self, primals, cotangents, argnums, outputs):
+    return _matmul_vjp(primals[0], primals[1], cotangents[0], argnums)
+
+
+def _matmul_jvp_rule(self, primals, tangents, argnums):
+    a, b = primals
+    ta, tb = _tangents(primals, tangents, argnums)
+    terms = []
+    if ta is not None:
+        terms.append(mx.matmul(ta, b))
+    if tb is not None:
+        terms.append(mx.matmul(a, tb))
+    return [_sum_terms(terms)]
+
+
+def _matmul_vmap_rule(self, inputs, axes):
+    A, B, sq_a, sq_b = _matmul_batched(inputs, axes)
+    return [_squeeze_vecs(mx.matmul(A, B), sq_a, sq_b)], [0]
+
+
+Matmul.vjp = _matmul_vjp_rule
+Matmul.jvp = _matmul_jvp_rule
+Matmul.vmap = _matmul_vmap_rule
+
+
+def _addmm_vjp(self, primals, cotangents, argnums, outputs):
+    c, a, b = primals
+    cot = cotangents[0]
+    res = {}
+    if 0 in argnums:
+        g = cot if self.beta == 1 else mx.multiply(cot, self.beta)
+        res[0] = unbroadcast(g, c.shape)
+    ab = [k - 1 for k in argnums if k > 0]
+    if ab:
+        g = cot if self.alpha == 1 else mx.multiply(cot, self.alpha)
+        for k, v in zip(ab, _matmul_vjp(a, b, g, ab)):
+            res[k + 1] = v
+    return [res[k] for k in argnums]
+
+
+def _addmm_jvp(self, primals, tangents, argnums):
+    c, a, b = primals
+    tc, ta, tb = _tangents(primals, tangents, argnums)
+    terms = []
+    if ta is not None:
+        terms.append(mx.matmul(ta, b))
+    if tb is not None:
+        terms.append(mx.matmul(a, tb))
+    out = _sum_terms(terms)
+    if out is not None and self.alpha != 1:
+        out = mx.multiply(out, self.alpha)
+    if tc is not None:
+        t = tc if self.beta == 1 else mx.multiply(tc, self.beta)
+        out = t if out is None else mx.add(out, t)
+        shape = _matmul_shape(a.shape, b.shape, "addmm")
+        if out.shape != shape:
+            out = mx.broadcast_to(out, shape)
+    return [out]
+
+
+def _addmm_vmap(self, inputs, axes):
+    c, a, b = inputs
+    ac, aa, ab = axes
+    if aa is None and ab is None:
+        prod = mx.matmul(a, b)
+        pa = None
+    else:
+        A, B, sq_a, sq_b = _matmul_batched([a, b], [aa, ab])
+        if not sq_a and not sq_b and ac is None:
+            return [addmm(c, A, B, self.alpha, self.beta)], [0]
+        prod, pa = _squeeze_vecs(mx.matmul(A, B), sq_a, sq_b), 0
+    from .._rules import align_batched
+
+    prod, c = align_batched([prod, c], [pa, ac])
+    out = mx.add(mx.multiply(prod, self.alpha), mx.multiply(c, self.beta))
+    return [out], [0]
+
+
+AddMM.vjp = _addmm_vjp
+AddMM.jvp = _addmm_jvp
+AddMM.vmap = _addmm_vmap
+
+
+def _tensordot_vjp(self, primals, cotangents, argnums, outputs):
+    a, b = primals
+    c = cotangents[0]
+    xa, xb = self.axes_a, self.axes_b
+    fa = [i for i in range(a.ndim) if i not in xa]
+    fb = [j for j in range(b.ndim) if j not in xb]
+    nfa, nfb = len(fa), len(fb)
+    out = []
+    for k in argnums:
+        if k == 0:
+            g = tensordot(c, _cj(b), (list(range(nfa, nfa + nfb)), fb))
+            # g: a's free axes, then b's contracted axes in increasing order
+            cb = sorted(xb)
+            perm = [
+                fa.index(i) if i in fa else nfa + cb.index(xb[xa.index(i)]) for i in range(a.ndim)
+            ]
+            out.append(mx.transpose(g, perm) if perm != sorted(perm) else g)
+        else:
+            g = tensordot(_cj(a), c, (fa, list(range(nfa))))
+            ca = sorted(xa)
+            nca = len(ca)
+            perm = [
+                nca + fb.index(j) if j in fb else ca.index(xa[xb.index(j)]) for j in range(b.ndim)
+            ]
+            out.append(mx.transpose(g, perm) if perm != sorted(perm) else g)
+    return out
+
+
+def _tensordot_jvp(self, primals, tangents, argnums):
+    a, b = primals
+    ta, tb = _tangents(primals, tangents, argnums)
+    ax = (list(self.axes_a), list(self.axes_b))
+    terms = []
+    if ta is not None:
+        terms.append(tensordot(ta, b, ax))
+    if tb is not None:
+        terms.append(tensordot(a, tb, ax))
+    return [_sum_terms(terms)]
+
+
+def _tensordot_vmap(self, inputs, axes):
+    a, b = inputs
+    aa, ab = axes
+    xa, xb = self.axes_a, self.axes_b
+    if aa is not None and ab is not None:
+        # A batch dim on both sides: an einsum with a shared batch label.
+        a, b = move_to_front(a, aa), move_to_front(b, ab)
+        letters = iter("abcdefghijklmnopqrstuvwxyz")
+        sa = [next(letters) for _ in range(a.ndim - 1)]
+        sb = [next(letters) for _ in range(b.ndim - 1)]
+        for i, j in zip(xa, xb):
+            sb[j] = sa[i]
+        fa = [s for i, s in enumerate(sa) if i not in xa]
+        fb = [s for j, s in enumerate(sb) if j not in xb]
+        eq = "Z" + "".join(sa) + ",Z" + "".join(sb) + "->Z" + "".join(fa) + "".join(fb)
+        return [einsum(eq, a, b)], [0]
+    if aa is not None:
+        a = move_to_front(a, aa)
+        return [tensordot(a, b, ([i + 1 for i in xa], list(xb)))], [0]
+    b = move_to_front(b, ab)
+    nfa = a.ndim - len(xa)
+    return [tensordot(a, b, (list(xa), [j + 1 for j in xb]))], [nfa]
+
+
+TensorDot.vjp = _tensordot_vjp
+TensorDot.jvp = _tensordot_jvp
+TensorDot.vmap = _tensordot_vmap
+
+
+def _outer_vjp(self, primals, cotangents, argnums, outputs):
+    a, b = primals
+    c = cotangents[0]
+    out = []
+    for k in argnums:
+        if k == 0:
+            g = mx.sum(mx.multiply(c, mx.reshape(_cj(b), (1, -1))), axis=1)
+            out.append(mx.reshape(g, a.shape))
+        else:
+            g = mx.sum(mx.multiply(c, mx.reshape(_cj(a), (-1, 1))), axis=0)
+            out.append(mx.reshape(g, b.shape))
+    return out
+
+
+def _outer_jvp(self, primals, tangents, argnums):
+    a, b = primals
+    ta, tb = _tangents(primals, tangents, argnums)
+    terms = []
+    if ta is not None:
+        terms.append(outer(ta, b))
+    if tb is not None:
+        terms.append(outer(a, tb))
+    return [_sum_terms(terms)]
+
+
+def _outer_vmap(self, inputs, axes):
+    a, b = inputs
+    aa, ab = axes
+    a = (
+        mx.reshape(move_to_front(a, aa), (-1, 1))
+        if aa is None
+        else mx.reshape(move_to_front(a, aa), (a.shape[aa], -1, 1))
+    )
+    b = (
+        mx.reshape(b, (1, -1))
+        if ab is None
+        else mx.reshape(move_to_front(b, ab), (b.shape[ab], 1, -1))
+    )
+    return [mx.multiply(a, b)], [0]
+
+
+Outer.vjp = _outer_vjp
+Outer.jvp = _outer_jvp
+Outer.vmap = _outer_vmap
+
+
+def _kron_shapes(sa, sb):
+    n = max(len(sa), len(sb))
+    sa = (1,) * (n - len(sa)) + tuple(sa)
+    sb = (1,) * (n - len(sb)) + tuple(sb)
+    ia, ib = [], []
+    for x, y in zip(sa, sb):
+        ia += [x, 1]
+        ib += [1, y]
+    inter = [v for x, y in zip(sa, sb) for v in (x, y)]
+    return tuple(ia), tuple(ib), tuple(inter), n
+
+
+def _kron_vjp(self, primals, cotangents, argnums, outputs):
+    a, b = primals
+    ia, ib, inter, n = _kron_shapes(a.shape, b.shape)
+    C = mx.reshape(cotangents[0], inter)
+    out = []
+    for k in argnums:
+        if k == 0:
+            g = mx.sum(mx.multiply(C, mx.reshape(_cj(b), ib)), axis=list(range(1, 2 * n, 2)))
+            out.append(mx.reshape(g, a.shape))
+        else:
+            g = mx.sum(mx.multiply(C, mx.reshape(_cj(a), ia)), axis=list(range(0, 2 * n, 2)))
+            out.append(mx.reshape(g, b.shape))
+    return out
+
+
+def _kron_jvp(self, primals, tangents, argnums):
+    a, b = primals
+    ta, tb = _tangents(primals, tangents, argnums)
+    terms = []
+    if ta is not None:
+        terms.append(kron(ta, b))
+    if tb is not None:
+        terms.append(kron(a, tb))
+    return [_sum_terms(terms)]
+
+
+def _kron_vmap(self, inputs, axes):
+    a, b = inputs
+    aa, ab = axes
+    bsize = a.shape[aa] if aa is not None else b.shape[ab]
+    sa = a.shape if aa is None else a.shape[:aa] + a.shape[aa + 1 :]
+    sb = b.shape if ab is None else b.shape[:ab] + b.shape[ab + 1 :]
+    ia, ib, inter, n = _kron_shapes(sa, sb)
+    A = mx.reshape(a, ia) if aa is None else mx.reshape(move_to_front(a, aa), (bsize,) + ia)
+    B = mx.reshape(b, ib) if ab is None else mx.reshape(move_to_front(b, ab), (bsize,) + ib)
+    out_shape = tuple(inter[2 * i] * inter[2 * i + 1] for i in range(n))
+    return [mx.reshape(mx.multiply(A, B), (bsize,) + out_shape)], [0]
+
+
+Kron.vjp = _kron_vjp
+Kron.jvp = _kron_jvp
+Kron.vmap = _kron_vmap
+
+
+def _vecdot_vjp(self, primals, cotangents, argnums, outputs):
+    a, b = primals
+    c = mx.expand_dims(cotangents[0], self.axis)
+    out = []
+    for k in argnums:
+        if k == 0:  # d/da of sum(conj(a) b): conj(c) b (MLX's conjugate vjp)
+            out.append(unbroadcast(mx.multiply(_cj(c), b), a.shape))
+        else:
+            out.append(unbroadcast(mx.multiply(c, a), b.shape))
+    return out
+
+
+def _vecdot_jvp(self, primals, tangents, argnums):
+    a, b = primals
+    ta, tb = _tangents(primals, tangents, argnums)
+    terms = []
+    if ta is not None:
+        terms.append(vecdot(ta, b, axis=self.axis))
+    if tb is not None:
+        terms.append(vecdot(a, tb, axis=self.axis))
+    return [_sum_terms(terms)]
+
+
+def _vecdot_vmap(self, inputs, axes):
+    a, b = [
+        mx.expand_dims(x, 0) if ax is None else move_to_front(x, ax) for x, ax in zip(inputs, axes)
+    ]
+    return [vecdot(a, b, axis=self.axis + 1)], [0]
+
+
+VecDot.vjp = _vecdot_vjp
+VecDot.jvp = _vecdot_jvp
+VecDot.vmap = _vecdot_vmap
+
+
+_FRESH = "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba"
+
+
+def _einsum_explicit(equation: str, shapes) -> tuple:
+    """Operand and output subscripts with ``...`` replaced by letters (the operands are
+    broadcast to their targets, so each ellipsis spans the same dims)."""
+    lhs, out = equation.split("->")
+    ins = lhs.split(",")
+    used = set(equation)
+    fresh = [c for c in _FRESH if c not in used]
+    e = 0
+    for sub, shp in zip(ins, shapes):
+        if "..." in sub:
+            e = max(e, len(shp) - (len(sub) - 3))
+    ell = "".join(fresh[:e])
+    rest = fresh[e:]
+    subs = []
+    for sub, shp in zip(ins, shapes):
+        if "..." in sub:
+            k = len(shp) - (len(sub) - 3)
+            sub = sub.replace("...", ell[e - k :])
+        subs.append(sub)
+    return subs, out.replace("...", ell), rest
+
+
+def _einsum_vjp(self, primals, cotangents, argnums, outputs):
+    shapes = [t or p.shape for t, p in zip(self.targets, primals)]
+    subs, out, fresh = _einsum_explicit(self.equation, shapes)
+    ops = [p if t is None else mx.broadcast_to(p, t) for p, t in zip(primals, self.targets)]
+    c = cotangents[0]
+    res = []
+    for k in argnums:
+        sub = subs[k]
+        sizes = dict(zip(sub, shapes[k]))
+        uniq = "".join(dict.fromkeys(sub))
+        avail = set(out).union(*(subs[i] for i in range(len(ops)) if i != k))
+        have = "".join(ch for ch in uniq if ch in avail)
+        terms = [out] + [subs[i] for i in range(len(ops)) if i != k]
+        args = [c] + [_cj(ops[i]) for i in range(len(ops)) if i != k]
+        g = einsum(",".join(terms) + "->" + have, *args)
+        if len(have) != len(uniq):  # labels summed within this operand only
+            g = mx.expand_dims(g, [i for i, ch in enumerate(uniq) if ch not in avail])
+            g = mx.broadcast_to(g, tuple(sizes[ch] for ch in uniq))
+        if len(uniq) != len(sub):  # repeated labels: only the diagonal gets the gradient
+            full, eyes, eye_ops, seen = [], [], [], set()
+            fi = iter(fresh)
+            for ch in sub:
+                if ch in seen:
+                    z = next(fi)
+                    full.append(z)
+                    eyes.append(ch + z)
+                    eye_ops.append(mx.eye(sizes[ch], dtype=g.dtype))
+                else:
+                    seen.add(ch)
+                    full.append(ch)
+            g = einsum(",".join([uniq] + eyes) + "->" + "".join(full), g, *eye_ops)
+        if self.targets[k] is not None:
+            g = unbroadcast(g, primals[k].shape)
+        res.append(g)
+    return res
+
+
+def _einsum_jvp(self, primals, tangents, argnums):
+    terms = []
+    for k, t in zip(argnums, tangents):
+        ops = list(primals)
+        ops[k] = t
+        terms.append(einsum(self.equation, *ops))
+    return [_sum_terms(terms)]
+
+
+def _einsum_vmap(self, inputs, axes):
+    lhs, out = self.equation.split("->")
+    z = next(c for c in _FRESH if c not in self.equation)
+    subs = lhs.split(",")
+    ops = []
+    for i, (x, ax) in enumerate(zip(inputs, axes)):
+        if ax is not None:
+            subs[i] = z + subs[i]
+            x = move_to_front(x, ax)
+        ops.append(x)
+    return [einsum(",".join(subs) + "->" + z + out, *ops)], [0]
+
+
+Einsum.vjp = _einsum_vjp
+Einsum.jvp = _einsum_jvp
+Einsum.vmap = _einsum_vmap
