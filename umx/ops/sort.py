@@ -340,3 +340,168 @@ def unique(
 
 __all__ = ["sort", "argsort", "partition", "argpartition", "topk", "searchsorted", "unique"]
 METHODS: dict = {}
+
+
+# -- transform rules ---------------------------------------------------------------------------
+# Values move with their indices: the vjp scatters the cotangent back through the
+# permutation (argsort / argpartition, which order ties as the values do), the jvp gathers
+# the tangent. Index outputs have zero gradients, as in MLX.
+
+import umx as mx  # noqa: E402 - the package, for the ops the rules are written with
+
+from .._rules import move_to_front, vmap_by_loop, zero_jvp, zero_vjp  # noqa: E402
+
+
+def _perm_axis(x, axis):
+    """``x`` flattened when ``axis`` is None, and the axis the permutation runs along."""
+    return (mx.reshape(x, (-1,)), 0) if axis is None else (x, axis)
+
+
+def _scatter_back(x, idx, c, axis):
+    """The vjp of ``take_along_axis(x, idx, axis)`` for a permutation-like ``idx``."""
+    flat, ax = _perm_axis(x, axis)
+    z = mx.zeros_like(flat)
+    # Each position is taken at most once, so writing is the same as accumulating.
+    g = mx.put_along_axis(z, idx, c, axis=ax)
+    return mx.reshape(g, x.shape) if axis is None else g
+
+
+def _gather(t, idx, axis):
+    flat, ax = _perm_axis(t, axis)
+    return mx.take_along_axis(flat, idx, axis=ax)
+
+
+def _front(inputs, axes):
+    return move_to_front(inputs[0], axes[0])
+
+
+def _vaxis(self, x):
+    """(batched input, axis) for a rule that reruns the op on the batched input."""
+    if self.axis is None:
+        return mx.reshape(x, (x.shape[0], -1)), 1
+    return x, self.axis + 1
+
+
+def _sort_indices(self, x):
+    return argsort(x, axis=self.axis)
+
+
+def _sort_vjp(self, primals, cotangents, argnums, outputs):
+    x = primals[0]
+    return [_scatter_back(x, _sort_indices(self, x), cotangents[0], self.axis)]
+
+
+def _sort_jvp(self, primals, tangents, argnums):
+    return [_gather(tangents[0], _sort_indices(self, primals[0]), self.axis)]
+
+
+def _sort_vmap(self, inputs, axes):
+    x, ax = _vaxis(self, _front(inputs, axes))
+    return [sort(x, axis=ax)], [0]
+
+
+Sort.vjp = _sort_vjp
+Sort.jvp = _sort_jvp
+Sort.vmap = _sort_vmap
+
+
+def _partition_indices(self, x):
+    return argpartition(x, self.kth, axis=self.axis)
+
+
+def _partition_vjp(self, primals, cotangents, argnums, outputs):
+    x = primals[0]
+    return [_scatter_back(x, _partition_indices(self, x), cotangents[0], self.axis)]
+
+
+def _partition_jvp(self, primals, tangents, argnums):
+    return [_gather(tangents[0], _partition_indices(self, primals[0]), self.axis)]
+
+
+def _partition_vmap(self, inputs, axes):
+    x, ax = _vaxis(self, _front(inputs, axes))
+    return [partition(x, self.kth, axis=ax)], [0]
+
+
+Partition.vjp = _partition_vjp
+Partition.jvp = _partition_jvp
+Partition.vmap = _partition_vmap
+
+
+def _topk_indices(self, x):
+    """Where the outputs of topk come from (the same selection as the kernel's)."""
+    flat, ax = _perm_axis(x, self.axis)
+    n = flat.shape[ax]
+    k = self.k
+    if k == n:
+        shape = [1] * flat.ndim
+        shape[ax] = n
+        r = mx.reshape(mx.arange(n, dtype=dt.uint32), shape)
+        return mx.broadcast_to(r, flat.shape)
+    p = argpartition(flat, n - k, axis=ax)
+    idx = [slice(None)] * flat.ndim
+    idx[ax] = slice(n - k, None)
+    return p[tuple(idx)]
+
+
+def _topk_vjp(self, primals, cotangents, argnums, outputs):
+    x = primals[0]
+    flat, ax = _perm_axis(x, self.axis)
+    idx = _topk_indices(self, x)
+    g = mx.zeros_like(flat).at[_along(idx, ax)].add(cotangents[0])
+    return [mx.reshape(g, x.shape) if self.axis is None else g]
+
+
+def _along(idx, ax):
+    """The advanced-index key that reads ``idx`` along ``ax`` (open mesh elsewhere)."""
+    nd = idx.ndim
+    key = []
+    for d in range(nd):
+        if d == ax:
+            key.append(idx)
+        else:
+            shape = [1] * nd
+            shape[d] = idx.shape[d]
+            key.append(mx.reshape(mx.arange(idx.shape[d], dtype=dt.uint32), shape))
+    return tuple(key)
+
+
+def _topk_jvp(self, primals, tangents, argnums):
+    return [_gather(tangents[0], _topk_indices(self, primals[0]), self.axis)]
+
+
+def _topk_vmap(self, inputs, axes):
+    x, ax = _vaxis(self, _front(inputs, axes))
+    return [topk(x, self.k, axis=ax)], [0]
+
+
+TopK.vjp = _topk_vjp
+TopK.jvp = _topk_jvp
+TopK.vmap = _topk_vmap
+
+
+def _arg_vmap(fn):
+    def rule(self, inputs, axes):
+        x, ax = _vaxis(self, _front(inputs, axes))
+        if isinstance(self, ArgPartition):
+            return [fn(x, self.kth, axis=ax)], [0]
+        return [fn(x, axis=ax)], [0]
+
+    return rule
+
+
+ArgSort.vjp = ArgPartition.vjp = SearchSorted.vjp = Unique.vjp = zero_vjp
+ArgSort.jvp = ArgPartition.jvp = SearchSorted.jvp = Unique.jvp = zero_jvp
+ArgSort.vmap = _arg_vmap(argsort)
+ArgPartition.vmap = _arg_vmap(argpartition)
+Unique.vmap = vmap_by_loop  # its outputs have a fixed size, so slices stack
+
+
+def _searchsorted_vmap(self, inputs, axes):
+    (seq, values), (sa, va) = inputs, axes
+    if sa is not None:  # a sorted sequence per batch element: no batched kernel
+        raise NotImplementedError
+    return [searchsorted(seq, values, side=self.side)], [va]
+
+
+SearchSorted.vmap = _searchsorted_vmap
