@@ -82,8 +82,8 @@ def _weak_scalar(v, d: dt.Dtype, other: dt.Dtype) -> array:
         elif d.kind == "u" and v < 0 and v >= -(2**63):
             v += 2**64  # MLX wraps negative Python ints into uint64
     elif d.kind in "fc" and type(v) is not complex and d is not dt.float64:
-        with np.errstate(over="ignore"):
-            return constant(np.asarray(v, dtype=d.np), d)
+        with np.errstate(over="ignore"):  # 1e300 -> inf in float32, quietly (once: cached)
+            return scalar(v, d)
     return scalar(v, d)
 
 
