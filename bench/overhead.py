@@ -10,8 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import machine, median_s, table, try_mlx  # noqa: E402
+# bench/ holds random.py: keep it off sys.path (it would shadow the standard library's).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+from bench._timing import machine, median_s, table, try_mlx  # noqa: E402
 
 import umx as mx  # noqa: E402
 
