@@ -834,3 +834,518 @@ METHODS = {
     "__setitem__": setitem,
     "at": property(ArrayAt),
 }
+
+
+# -- transform rules ---------------------------------------------------------------------------
+# The vjp of a read is a write (scatter-add of the cotangent into zeros), the vjp of a
+# write is a read of the cotangent and the cotangent with the written places zeroed.
+# Integer inputs (indices, starts, masks) get no gradient.
+
+import umx as mx  # noqa: E402 - the package, for the ops the rules are written with
+
+from .._rules import move_to_front, unbroadcast, vmap_by_loop  # noqa: E402
+
+
+def _user_key(key: tuple, idx) -> tuple:
+    """The static key with its placeholders replaced by the index arrays."""
+    return tuple(idx[k.i] if type(k) is _Arr else k for k in key)
+
+
+def _read(x: array, key: tuple, idx) -> array:
+    return getitem(x, _user_key(key, idx))
+
+
+def _to_value_shape(g: array, shape: tuple) -> array:
+    """A cotangent of the indexed region summed to the shape of the written value."""
+    if len(shape) >= g.ndim:
+        return mx.reshape(unbroadcast(g, shape[len(shape) - g.ndim :]), shape)
+    return unbroadcast(g, shape)
+
+
+def _adv_layout(key: tuple):
+    """For a key with index arrays: (adjacent, dims before them in the output)."""
+    pos = [p for p, k in enumerate(key) if type(k) is _Arr or type(k) is int]
+    adjacent = pos[-1] - pos[0] == len(pos) - 1
+    before = sum(1 for k in key[: pos[0]] if k is None or type(k) is _slice)
+    return adjacent, before
+
+
+def _index_vjp(self, primals, cotangents, argnums, outputs):
+    x = primals[0]
+    c = cotangents[0]
+    z = mx.zeros_like(x)
+    return [node(Scatter(self.key, c.ndim), (z, c), x._shape, x._dtype, resolve_stream(None))]
+
+
+def _index_jvp(self, primals, tangents, argnums):
+    return [getitem(tangents[0], self.key)]
+
+
+def _index_vmap(self, inputs, axes):
+    x = move_to_front(inputs[0], axes[0])
+    return [getitem(x, (_slice(None),) + self.key)], [0]
+
+
+Index.vjp = _index_vjp
+Index.jvp = _index_jvp
+Index.vmap = _index_vmap
+
+
+def _gather_vjp(self, primals, cotangents, argnums, outputs):
+    x, idx = primals[0], primals[1:]
+    c = cotangents[0]
+    out = []
+    for k in argnums:
+        if k == 0:
+            prim = ScatterAt(self.key, c.ndim, "add")
+            z = mx.zeros_like(x)
+            out.append(node(prim, (z, c, *idx), x._shape, x._dtype, resolve_stream(None)))
+        else:
+            out.append(None)
+    return out
+
+
+def _gather_jvp(self, primals, tangents, argnums):
+    if 0 not in argnums:
+        return None
+    return [_read(tangents[argnums.index(0)], self.key, primals[1:])]
+
+
+def _batch_index_arrays(idx, iaxes, size):
+    """Index arrays with a leading batch dim (unbatched: size 1), padded to one rank."""
+    per = [i.ndim - (a is not None) for i, a in zip(idx, iaxes)]
+    r = max(per)
+    out = []
+    for i, a, n in zip(idx, iaxes, per):
+        i = mx.expand_dims(i, 0) if a is None else move_to_front(i, a)
+        if r > n:
+            i = mx.expand_dims(i, tuple(range(1, 1 + r - n)))
+        out.append(i)
+    return out, r
+
+
+def _gather_vmap(self, inputs, axes):
+    x, idx = inputs[0], list(inputs[1:])
+    xa, iaxes = axes[0], list(axes[1:])
+    key = self.key
+    adjacent, before = _adv_layout(key)
+    if all(a is None for a in iaxes):
+        x = move_to_front(x, xa)
+        out = getitem(x, (_slice(None),) + _user_key(key, idx))
+        bshape = broadcast_shapes(*(i.shape for i in idx)) if len(idx) > 1 else idx[0].shape
+        return [out], [0 if adjacent else len(bshape)]
+    size = next(i.shape[a] for i, a in zip(idx, iaxes) if a is not None)
+    if xa is None:
+        x = mx.broadcast_to(mx.expand_dims(x, 0), (size,) + x.shape)
+    else:
+        x = move_to_front(x, xa)
+    idx, r = _batch_index_arrays(idx, iaxes, size)
+    ar = mx.reshape(mx.arange(size, dtype=dt.int32), (size,) + (1,) * r)
+    out = getitem(x, (ar,) + _user_key(key, idx))
+    # Now the advanced dims (batch first) lead; put the dims that came before them back.
+    if adjacent and before:
+        perm = [0] + list(range(1 + r, 1 + r + before)) + list(range(1, 1 + r))
+        perm += list(range(1 + r + before, out.ndim))
+        out = mx.transpose(out, perm)
+    return [out], [0]
+
+
+Gather.vjp = _gather_vjp
+Gather.jvp = _gather_jvp
+Gather.vmap = _gather_vmap
+
+
+def _write_vmap(self, inputs, axes, make):
+    """vmap of a write ``x[key] (op)= v`` with unbatched indices: the batch dim goes in
+    front of ``x`` and where the indexed region has it in ``v``."""
+    x, v, idx = inputs[0], inputs[1], inputs[2:]
+    xa, va = axes[0], axes[1]
+    if any(a is not None for a in axes[2:]):
+        raise NotImplementedError  # per-element indices: loop
+    size = x.shape[xa] if xa is not None else v.shape[va]
+    x = move_to_front(x, xa) if xa is not None else mx.broadcast_to(
+        mx.expand_dims(x, 0), (size,) + x.shape
+    )
+    key = (_slice(None),) + self.key
+    nd = self.ndim
+    if idx:
+        adjacent, _ = _adv_layout(self.key)
+        bshape = broadcast_shapes(*(i.shape for i in idx)) if len(idx) > 1 else idx[0].shape
+        bpos = 0 if adjacent else len(bshape)
+    else:
+        bpos = 0
+    if va is not None:
+        v = move_to_front(v, va)
+        vs = v.shape[1:]
+        vs = vs[len(vs) - nd :] if len(vs) > nd else (1,) * (nd - len(vs)) + vs
+        v = mx.moveaxis(mx.reshape(v, (size,) + vs), 0, bpos)
+    else:
+        vs = v.shape
+        vs = vs[len(vs) - nd :] if len(vs) > nd else (1,) * (nd - len(vs)) + vs
+        v = mx.expand_dims(mx.reshape(v, vs), bpos)
+    out = node(make(key, nd + 1), (x, v, *idx), x._shape, x._dtype, resolve_stream(None))
+    return [out], [0]
+
+
+def _scatter_vjp(self, primals, cotangents, argnums, outputs):
+    x, v, idx = primals[0], primals[1], primals[2:]
+    c = cotangents[0]
+    out = []
+    for k in argnums:
+        if k == 0:
+            z = mx.zeros((), c.dtype)
+            prim = Scatter(self.key, self.ndim)
+            out.append(node(prim, (c, z, *idx), c._shape, c._dtype, resolve_stream(None)))
+        elif k == 1:
+            out.append(_to_value_shape(_read(c, self.key, idx), v.shape))
+        else:
+            out.append(None)
+    return out
+
+
+def _scatter_jvp(self, primals, tangents, argnums):
+    x, v, idx = primals[0], primals[1], primals[2:]
+    if 0 not in argnums and 1 not in argnums:
+        return None
+    tx = tangents[argnums.index(0)] if 0 in argnums else mx.zeros_like(x)
+    tv = tangents[argnums.index(1)] if 1 in argnums else mx.zeros((), x.dtype)
+    return [node(self, (tx, tv, *idx), x._shape, x._dtype, resolve_stream(None))]
+
+
+Scatter.vjp = _scatter_vjp
+Scatter.jvp = _scatter_jvp
+Scatter.vmap = lambda self, inputs, axes: _write_vmap(self, inputs, axes, Scatter)
+
+
+def _scatter_at_vjp(self, primals, cotangents, argnums, outputs):
+    x, v, idx = primals[0], primals[1], primals[2:]
+    c = cotangents[0]
+    mode = self.mode
+    if mode == "prod":
+        raise RuntimeError("[scatter] VJP not implemented for scatter_prod")
+    out = []
+    for k in argnums:
+        if k == 0:
+            if mode == "add":
+                out.append(c)
+            else:  # max / min: the places where x survived (ties share, as MLX)
+                out.append(mx.where(mx.equal(x, outputs[0]), c, mx.zeros((), c.dtype)))
+        elif k == 1:
+            g = _read(c, self.key, idx)
+            if mode != "add":
+                won = mx.equal(
+                    _read(outputs[0], self.key, idx), v if v.ndim <= g.ndim else _lead_off(v, g.ndim)
+                )
+                g = mx.where(won, g, mx.zeros((), g.dtype))
+            out.append(_to_value_shape(g, v.shape))
+        else:
+            out.append(None)
+    return out
+
+
+def _scatter_at_jvp(self, primals, tangents, argnums):
+    x, v, idx = primals[0], primals[1], primals[2:]
+    if self.mode == "prod":
+        raise RuntimeError("[scatter] JVP not implemented for scatter_prod")
+    if 0 not in argnums and 1 not in argnums:
+        return None
+    tx = tangents[argnums.index(0)] if 0 in argnums else mx.zeros_like(x)
+    tv = tangents[argnums.index(1)] if 1 in argnums else mx.zeros((), x.dtype)
+    prim = self
+    if self.mode != "add":  # max / min: the tangent of whichever value survived
+        out = node(self, (x, v, *idx), x._shape, x._dtype, resolve_stream(None))
+        zero = mx.zeros((), x.dtype)
+        tx = mx.where(mx.equal(x, out), tx, zero)
+        r = _read(out, self.key, idx)
+        vv, tv = (v, tv) if v.ndim <= r.ndim else (_lead_off(v, r.ndim), _lead_off(tv, r.ndim))
+        tv = mx.where(mx.equal(r, vv), tv, zero)
+        prim = ScatterAt(self.key, self.ndim, "add")
+    return [node(prim, (tx, tv, *idx), x._shape, x._dtype, resolve_stream(None))]
+
+
+def _lead_off(v, nd):
+    """``v`` without its extra leading unit dims (down to ``nd`` dims)."""
+    return mx.reshape(v, v.shape[v.ndim - nd :])
+
+
+ScatterAt.vjp = _scatter_at_vjp
+ScatterAt.jvp = _scatter_at_jvp
+ScatterAt.vmap = lambda self, inputs, axes: _write_vmap(
+    self, inputs, axes, lambda key, nd: ScatterAt(key, nd, self.mode)
+)
+
+
+def _masked_vjp(self, primals, cotangents, argnums, outputs):
+    x, mask, v = primals
+    c = cotangents[0]
+    k = self.k
+    trail = x.shape[k:]
+    m = mx.reshape(mask, mask.shape + (1,) * len(trail))
+    zero = mx.zeros((), c.dtype)
+    out = []
+    for a in argnums:
+        if a == 0:
+            out.append(mx.where(m, zero, c))
+        elif a == 2:
+            rows = 1
+            for s in x.shape[:k]:
+                rows *= s
+            c2 = mx.reshape(c, (rows,) + trail)
+            mf = mx.reshape(mask, (rows,))
+            if self.per_row:
+                nv = v.shape[0]
+                pos = mx.subtract(mx.cumsum(mf.astype(mx.int32)), 1)
+                pos = mx.where(mf, pos, nv)
+                g = mx.zeros((nv + 1,) + trail, c.dtype).at[pos].add(c2)[:nv]
+                out.append(unbroadcast(g, v.shape))
+            else:
+                g = mx.where(mx.reshape(mf, (rows,) + (1,) * len(trail)), c2, zero)
+                padded = (1,) * (len(trail) + 1 - v.ndim) + v.shape
+                out.append(mx.reshape(unbroadcast(g, padded), v.shape))
+        else:
+            out.append(None)
+    return out
+
+
+def _masked_jvp(self, primals, tangents, argnums):
+    x, mask, v = primals
+    if 0 not in argnums and 2 not in argnums:
+        return None
+    tx = tangents[argnums.index(0)] if 0 in argnums else mx.zeros_like(x)
+    tv = tangents[argnums.index(2)] if 2 in argnums else mx.zeros_like(v)
+    return [node(self, (tx, mask, tv), x._shape, x._dtype, resolve_stream(None))]
+
+
+MaskedScatter.vjp = _masked_vjp
+MaskedScatter.jvp = _masked_jvp
+MaskedScatter.vmap = vmap_by_loop  # the number of rows written depends on each mask
+
+
+def _take_vjp(self, primals, cotangents, argnums, outputs):
+    x, idx = primals
+    c = cotangents[0]
+    out = []
+    for k in argnums:
+        if k == 0:
+            if self.axis is None:
+                g = mx.zeros((x.size,), x.dtype).at[idx].add(c)
+                out.append(mx.reshape(g, x.shape))
+            else:
+                out.append(mx.zeros_like(x).at[(_slice(None),) * self.axis + (idx,)].add(c))
+        else:
+            out.append(None)
+    return out
+
+
+def _take_jvp(self, primals, tangents, argnums):
+    if 0 not in argnums:
+        return None
+    return [take(tangents[argnums.index(0)], primals[1], axis=self.axis)]
+
+
+def _take_vmap(self, inputs, axes):
+    (x, idx), (xa, ia) = inputs, axes
+    ax = self.axis
+    if ia is None:
+        x = move_to_front(x, xa)
+        if ax is None:
+            return [take(mx.reshape(x, (x.shape[0], -1)), idx, axis=1)], [0]
+        return [take(x, idx, axis=ax + 1)], [0]
+    idx = move_to_front(idx, ia)
+    if xa is None:
+        return [take(x, idx, axis=ax)], [0 if ax is None else ax]
+    x = move_to_front(x, xa)
+    size = x.shape[0]
+    if ax is None:
+        flat = mx.reshape(idx, (size, -1))
+        out = take_along_axis(mx.reshape(x, (size, -1)), flat, axis=1)
+        return [mx.reshape(out, idx.shape)], [0]
+    r = idx.ndim - 1
+    ar = mx.reshape(mx.arange(size, dtype=dt.int32), (size,) + (1,) * r)
+    out = getitem(x, (ar,) + (_slice(None),) * ax + (idx,))
+    if ax:  # (B, idx dims, before, after) -> (B, before, idx dims, after)
+        perm = [0] + list(range(1 + r, 1 + r + ax)) + list(range(1, 1 + r))
+        out = mx.transpose(out, perm + list(range(1 + r + ax, out.ndim)))
+    return [out], [0]
+
+
+Take.vjp = _take_vjp
+Take.jvp = _take_jvp
+Take.vmap = _take_vmap
+
+
+def _take_along_vjp(self, primals, cotangents, argnums, outputs):
+    x, idx = primals
+    c = cotangents[0]
+    out = []
+    for k in argnums:
+        if k != 0:
+            out.append(None)
+            continue
+        if self.axis is None:
+            g = mx.zeros((x.size,), x.dtype).at[idx].add(c)
+            out.append(mx.reshape(g, x.shape))
+            continue
+        ax = self.axis
+        full = list(self.shape)
+        full[ax] = x.shape[ax]
+        ib = mx.broadcast_to(idx, self.shape)
+        key = []
+        for d in range(len(full)):
+            if d == ax:
+                key.append(ib)
+            else:
+                s = [1] * len(full)
+                s[d] = full[d]
+                key.append(mx.reshape(mx.arange(full[d], dtype=dt.int32), s))
+        g = mx.zeros(tuple(full), x.dtype).at[tuple(key)].add(c)
+        out.append(unbroadcast(g, x.shape))
+    return out
+
+
+def _take_along_jvp(self, primals, tangents, argnums):
+    if 0 not in argnums:
+        return None
+    return [take_along_axis(tangents[argnums.index(0)], primals[1], axis=self.axis)]
+
+
+def _along_vmap_inputs(inputs, axes):
+    return [mx.expand_dims(x, 0) if a is None else move_to_front(x, a) for x, a in zip(inputs, axes)]
+
+
+def _take_along_vmap(self, inputs, axes):
+    x, idx = _along_vmap_inputs(inputs, axes)
+    if self.axis is None:
+        out = take_along_axis(mx.reshape(x, (x.shape[0], -1)), idx, axis=1)
+        return [out], [0]
+    return [take_along_axis(x, idx, axis=self.axis + 1)], [0]
+
+
+TakeAlongAxis.vjp = _take_along_vjp
+TakeAlongAxis.jvp = _take_along_jvp
+TakeAlongAxis.vmap = _take_along_vmap
+
+
+def _put_along_vjp(self, primals, cotangents, argnums, outputs):
+    x, idx, v = primals
+    c = cotangents[0]
+    out = []
+    for k in argnums:
+        if k == 0:
+            out.append(put_along_axis(c, idx, mx.zeros((), c.dtype), axis=self.axis))
+        elif k == 2:
+            ib = mx.broadcast_to(idx, self.shape)
+            if self.axis is None:
+                g = take(mx.reshape(c, (-1,)), ib)
+            else:
+                g = take_along_axis(c, ib, axis=self.axis)
+            out.append(unbroadcast(g, v.shape))
+        else:
+            out.append(None)
+    return out
+
+
+def _put_along_jvp(self, primals, tangents, argnums):
+    x, idx, v = primals
+    if 0 not in argnums and 2 not in argnums:
+        return None
+    tx = tangents[argnums.index(0)] if 0 in argnums else mx.zeros_like(x)
+    tv = tangents[argnums.index(2)] if 2 in argnums else mx.zeros_like(v)
+    return [put_along_axis(tx, idx, tv, axis=self.axis)]
+
+
+def _put_along_vmap(self, inputs, axes):
+    x, idx, v = inputs
+    xa, ia, va = axes
+    size = next(t.shape[a] for t, a in zip(inputs, axes) if a is not None)
+    x = move_to_front(x, xa) if xa is not None else mx.broadcast_to(
+        mx.expand_dims(x, 0), (size,) + x.shape
+    )
+    idx = mx.expand_dims(idx, 0) if ia is None else move_to_front(idx, ia)
+    if self.axis is None:
+        if va is None:
+            v = mx.reshape(v, (1, -1))
+        else:
+            v = mx.reshape(move_to_front(v, va), (size, -1))
+        out = put_along_axis(mx.reshape(x, (size, -1)), idx, v, axis=1)
+        return [mx.reshape(out, x.shape)], [0]
+    nd = x.ndim - 1
+    if va is None:
+        v = mx.reshape(v, (1,) * (nd + 1 - v.ndim) + v.shape)
+    else:
+        v = move_to_front(v, va)
+        v = mx.reshape(v, (size,) + (1,) * (nd + 1 - v.ndim) + v.shape[1:])
+    return [put_along_axis(x, idx, v, axis=self.axis + 1)], [0]
+
+
+PutAlongAxis.vjp = _put_along_vjp
+PutAlongAxis.jvp = _put_along_jvp
+PutAlongAxis.vmap = _put_along_vmap
+
+
+def _dslice_vjp(self, primals, cotangents, argnums, outputs):
+    x, start = primals
+    return [
+        slice_update(mx.zeros_like(x), cotangents[0], start, self.axes) if k == 0 else None
+        for k in argnums
+    ]
+
+
+def _dslice_jvp(self, primals, tangents, argnums):
+    if 0 not in argnums:
+        return None
+    return [slice(tangents[argnums.index(0)], primals[1], self.axes, self.sizes)]
+
+
+def _dslice_vmap(self, inputs, axes):
+    (x, start), (xa, sa) = inputs, axes
+    if sa is not None:
+        raise NotImplementedError  # a start per batch element: loop
+    x = move_to_front(x, xa)
+    return [slice(x, start, [a + 1 for a in self.axes], (x.shape[0],) + self.sizes)], [0]
+
+
+DynamicSlice.vjp = _dslice_vjp
+DynamicSlice.jvp = _dslice_jvp
+DynamicSlice.vmap = _dslice_vmap
+
+
+def _dupdate_vjp(self, primals, cotangents, argnums, outputs):
+    x, u, start = primals
+    c = cotangents[0]
+    out = []
+    for k in argnums:
+        if k == 0:
+            out.append(slice_update(c, mx.zeros(u.shape, c.dtype), start, self.axes))
+        elif k == 1:
+            out.append(mx.reshape(slice(c, start, self.axes, self.sizes), u.shape))
+        else:
+            out.append(None)
+    return out
+
+
+def _dupdate_jvp(self, primals, tangents, argnums):
+    x, u, start = primals
+    if 0 not in argnums and 1 not in argnums:
+        return None
+    tx = tangents[argnums.index(0)] if 0 in argnums else mx.zeros_like(x)
+    tu = tangents[argnums.index(1)] if 1 in argnums else mx.zeros_like(u)
+    return [slice_update(tx, tu, start, self.axes)]
+
+
+def _dupdate_vmap(self, inputs, axes):
+    (x, u, start), (xa, ua, sa) = inputs, axes
+    if sa is not None:
+        raise NotImplementedError  # a start per batch element: loop
+    size = x.shape[xa] if xa is not None else u.shape[ua]
+    x = move_to_front(x, xa) if xa is not None else mx.broadcast_to(
+        mx.expand_dims(x, 0), (size,) + x.shape
+    )
+    if ua is not None:
+        u = mx.reshape(move_to_front(u, ua), (size,) + self.sizes)
+    return [slice_update(x, u, start, [a + 1 for a in self.axes])], [0]
+
+
+DynamicSliceUpdate.vjp = _dupdate_vjp
+DynamicSliceUpdate.jvp = _dupdate_jvp
+DynamicSliceUpdate.vmap = _dupdate_vmap
