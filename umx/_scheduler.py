@@ -151,13 +151,10 @@ class CpuExecutor(Executor):
     xp = np
     inline_ok = True  # the thread calling eval may drain this stream itself
 
-    def run_batch(self, batch) -> None:
-        if _trace.recorder is not None:  # mx.profile is active: the traced loop
+    def run_batch(self, batch, plain: bool = False) -> None:
+        if tracing and not plain:  # mx.profile is active: the traced loop (umx._trace)
             _trace.run_traced(self, batch)
-        else:
-            self._run(batch)
-
-    def _run(self, batch) -> None:
+            return
         xp = np
         finished = self._finished
         last = 0
@@ -220,6 +217,8 @@ class CpuExecutor(Executor):
 
 # While > 0 (a transform is tracing), evaluation keeps graph edges instead of releasing them.
 retain_graph = 0
+# True while mx.profile records (set by umx._trace): run_batch takes the traced loop.
+tracing = False
 
 _exec_lock = threading.Lock()
 _ALL_EXECUTORS: weakref.WeakSet = weakref.WeakSet()

@@ -1,11 +1,13 @@
 """Recording what the executors run, for ``mx.profile``: ops and cross-stream waits per stream.
 
-Nothing here costs anything while no profile is active: an executor checks ``recorder`` once
-per batch and only then takes the traced loop (:func:`run_traced`), which runs each node as
-a batch of one through the executor's own loop, timing it and the waits before it.
+Nothing here costs anything while no profile is active: ``CpuExecutor.run_batch`` checks the
+flag ``umx._scheduler.tracing`` once per batch and only then takes the traced loop
+(:func:`run_traced`), which runs each node as a batch of one through the executor's own loop
+(``run_batch(batch, plain=True)``), timing it and the cross-stream waits before it.
 
-An executor with another loop (the GPU's) records with :meth:`Recorder.op` and
-:meth:`Recorder.wait` directly. Times are ``time.perf_counter_ns()`` values.
+Another executor (the GPU's) can do the same, or record with :meth:`Recorder.op` and
+:meth:`Recorder.wait` into ``recorder`` directly (GPU times converted to the host clock).
+Times are ``time.perf_counter_ns()`` values.
 """
 
 from __future__ import annotations
@@ -195,15 +197,15 @@ def _desc(shape, dtype) -> dict:
 def run_traced(ex, batch) -> None:
     """Run ``batch`` on executor ``ex`` one node at a time, recording each op and each wait.
 
-    ``ex._run`` is the executor's untraced loop; a batch of one keeps its semantics (errors
-    of failed inputs reach their consumers the same way).
+    ``ex.run_batch(b, True)`` is the executor's untraced loop; a batch of one keeps its
+    semantics (errors of failed inputs reach their consumers the same way).
     """
     from ._scheduler import _inherit_error
 
     rec = recorder
-    run = ex._run
+    run = ex.run_batch
     if rec is None:
-        run(batch)
+        run(batch, True)
         return
     lane = ex.stream
     ops = rec.ops
@@ -232,7 +234,7 @@ def run_traced(ex, batch) -> None:
                 ex._finished(n._seq)
                 break
         else:
-            run((item,))
+            run((item,), True)
         e = _now()
         ops.append((lane, n._seq, prim, ins, outs, t, e, n._error is not None, _ident()))
 
@@ -253,20 +255,24 @@ class profile:
 
     def __enter__(self) -> profile:
         global recorder
+        from . import _scheduler
+
         with _profile_lock:
             if recorder is not None:
                 raise RuntimeError("[profile] A profile is already active.")
             self._rec = recorder = Recorder()
+            _scheduler.tracing = True
         self._events = None
         return self
 
     def __exit__(self, *exc) -> None:
         global recorder
-        from ._scheduler import synchronize
+        from . import _scheduler
 
         try:
-            synchronize()
+            _scheduler.synchronize()
         finally:
+            _scheduler.tracing = False
             recorder = None
         if self.path is not None:
             self.save(self.path)
