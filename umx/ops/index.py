@@ -963,8 +963,10 @@ def _write_vmap(self, inputs, axes, make):
     if any(a is not None for a in axes[2:]):
         raise NotImplementedError  # per-element indices: loop
     size = x.shape[xa] if xa is not None else v.shape[va]
-    x = move_to_front(x, xa) if xa is not None else mx.broadcast_to(
-        mx.expand_dims(x, 0), (size,) + x.shape
+    x = (
+        move_to_front(x, xa)
+        if xa is not None
+        else mx.broadcast_to(mx.expand_dims(x, 0), (size,) + x.shape)
     )
     key = (_slice(None),) + self.key
     nd = self.ndim
@@ -988,7 +990,7 @@ def _write_vmap(self, inputs, axes, make):
 
 
 def _scatter_vjp(self, primals, cotangents, argnums, outputs):
-    x, v, idx = primals[0], primals[1], primals[2:]
+    _x, v, idx = primals[0], primals[1], primals[2:]
     c = cotangents[0]
     out = []
     for k in argnums:
@@ -1004,7 +1006,7 @@ def _scatter_vjp(self, primals, cotangents, argnums, outputs):
 
 
 def _scatter_jvp(self, primals, tangents, argnums):
-    x, v, idx = primals[0], primals[1], primals[2:]
+    x, _v, idx = primals[0], primals[1], primals[2:]
     if 0 not in argnums and 1 not in argnums:
         return None
     tx = tangents[argnums.index(0)] if 0 in argnums else mx.zeros_like(x)
@@ -1034,7 +1036,8 @@ def _scatter_at_vjp(self, primals, cotangents, argnums, outputs):
             g = _read(c, self.key, idx)
             if mode != "add":
                 won = mx.equal(
-                    _read(outputs[0], self.key, idx), v if v.ndim <= g.ndim else _lead_off(v, g.ndim)
+                    _read(outputs[0], self.key, idx),
+                    v if v.ndim <= g.ndim else _lead_off(v, g.ndim),
                 )
                 g = mx.where(won, g, mx.zeros((), g.dtype))
             out.append(_to_value_shape(g, v.shape))
@@ -1210,7 +1213,9 @@ def _take_along_jvp(self, primals, tangents, argnums):
 
 
 def _along_vmap_inputs(inputs, axes):
-    return [mx.expand_dims(x, 0) if a is None else move_to_front(x, a) for x, a in zip(inputs, axes)]
+    return [
+        mx.expand_dims(x, 0) if a is None else move_to_front(x, a) for x, a in zip(inputs, axes)
+    ]
 
 
 def _take_along_vmap(self, inputs, axes):
@@ -1258,8 +1263,10 @@ def _put_along_vmap(self, inputs, axes):
     x, idx, v = inputs
     xa, ia, va = axes
     size = next(t.shape[a] for t, a in zip(inputs, axes) if a is not None)
-    x = move_to_front(x, xa) if xa is not None else mx.broadcast_to(
-        mx.expand_dims(x, 0), (size,) + x.shape
+    x = (
+        move_to_front(x, xa)
+        if xa is not None
+        else mx.broadcast_to(mx.expand_dims(x, 0), (size,) + x.shape)
     )
     idx = mx.expand_dims(idx, 0) if ia is None else move_to_front(idx, ia)
     if self.axis is None:
@@ -1338,8 +1345,10 @@ def _dupdate_vmap(self, inputs, axes):
     if sa is not None:
         raise NotImplementedError  # a start per batch element: loop
     size = x.shape[xa] if xa is not None else u.shape[ua]
-    x = move_to_front(x, xa) if xa is not None else mx.broadcast_to(
-        mx.expand_dims(x, 0), (size,) + x.shape
+    x = (
+        move_to_front(x, xa)
+        if xa is not None
+        else mx.broadcast_to(mx.expand_dims(x, 0), (size,) + x.shape)
     )
     if ua is not None:
         u = mx.reshape(move_to_front(u, ua), (size,) + self.sizes)
