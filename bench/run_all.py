@@ -250,12 +250,37 @@ def _commit() -> str:
 
 
 HEADERS = ["benchmark", "measurement", "status", "result", "s"]
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def update_readme(readme: Path, results: str, desc: str, today: str, rows) -> bool:
+    """Put the summary between the README's bench markers (if it has them)."""
+    try:
+        text = readme.read_text()
+    except OSError:
+        return False
+    a, b = text.find(BEGIN), text.find(END)
+    if a < 0 or b < a:
+        return False
+    block = "\n".join(
+        [
+            BEGIN,
+            f"Latest `make bench`, {today}, {desc} ([full output]({results})):",
+            "",
+            md_table(rows, HEADERS),
+            "",
+        ]
+    )
+    readme.write_text(text[:a] + block + text[b:])
+    return True
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", nargs="*", help="run only these benchmarks (names without .py)")
-    p.add_argument("--no-save", action="store_true", help="print the table, write no file")
+    p.add_argument(
+        "--no-save", action="store_true", help="print the table; write no file, leave README alone"
+    )
     p.add_argument("--out", help="the results file (default: bench/results/<date>-<machine>.md)")
     a = p.parse_args(argv)
 
@@ -312,6 +337,10 @@ def main(argv=None) -> int:
             doc += ["```", ""]
         out.write_text("\n".join(doc))
         print(f"saved {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+        if a.out is None and update_readme(
+            ROOT / "README.md", out.relative_to(ROOT).as_posix(), desc, today, rows
+        ):
+            print("updated the table in README.md")
     return 0
 
 

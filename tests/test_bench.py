@@ -68,3 +68,19 @@ def test_failures_and_timeouts_are_rows_not_crashes(run_all, tmp_path, capsys):
     doc = out.read_text()
     assert doc.startswith("# umx benchmarks") and "## Summary" in doc and "### bench/bad.py" in doc
     assert "| good | system / placement: umx all on GPU | ok | ms: 1.250 |" in doc
+
+
+def test_readme_block_is_replaced(run_all, tmp_path):
+    mod, _ = run_all
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{mod.BEGIN}\nold table\n{mod.END}\n\n## after\n")
+    rows = [["overhead", "chain: adds", "ok", "umx: 2.31", "1.0"]]
+    assert mod.update_readme(readme, "bench/results/x.md", "a machine", "2026-01-01", rows)
+    text = readme.read_text()
+    assert "old table" not in text and "## after" in text and text.startswith("# title")
+    assert "| overhead | chain: adds | ok | umx: 2.31 | 1.0 |" in text
+    assert "[full output](bench/results/x.md)" in text
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("no markers\n")
+    assert not mod.update_readme(plain, "x", "m", "d", rows)
+    assert plain.read_text() == "no markers\n"
