@@ -5,18 +5,11 @@ Prints, in one run: umx next to NumPy eager and MLX on the CPU (where installed)
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import _isolate  # noqa: F401 - first: keeps bench/random.py from shadowing `random`
 import numpy as np
 
-# bench/ holds random.py: keep it off sys.path (it would shadow the standard library's).
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-from bench._timing import machine, median_s, table, try_mlx  # noqa: E402
-
 import umx as mx  # noqa: E402
+from bench._timing import machine, median_s, table, try_mlx  # noqa: E402
 
 mlx = try_mlx()
 

@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import os
 
+import _isolate  # noqa: F401 - first: keeps bench/random.py from shadowing `random`
+
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-# bench/ holds random.py: keep it off sys.path (it would shadow the standard library's).
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-from bench._timing import machine, median_s, table, try_mlx  # noqa: E402
-
 import umx as mx  # noqa: E402
+from bench._timing import machine, median_s, table, try_mlx  # noqa: E402
 
 mlx = try_mlx()
 

@@ -122,9 +122,18 @@ def _schedule(outputs, inline: bool):
                 if ex.inline_ok and len(b) > best:
                     chosen, best = ex, len(b)
         drain = None
+        woken = []
         for ex, b in batches.items():
             if ex.submit(b, ex is chosen):
                 drain = ex
+            elif ex._worker is not None and not ex.picked.is_set():
+                woken.append(ex)
+    if drain is not None:
+        # The caller is about to run Python ops inline, holding the GIL: let each woken
+        # worker take its batch first (it releases the GIL in its kernels), or it could
+        # wait a whole GIL switch interval (5 ms) before starting.
+        for ex in woken:
+            ex.picked.wait(0.002)
     return drain
 
 

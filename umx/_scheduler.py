@@ -39,6 +39,7 @@ class Executor:
         self.waiters = 0
         self._wake = threading.Semaphore(0)
         self._worker: threading.Thread | None = None
+        self.picked = threading.Event()  # set when the worker has taken a batch
 
     # -- submission -----------------------------------------------------------------------
     def submit(self, batch, inline: bool) -> bool:
@@ -75,6 +76,7 @@ class Executor:
             t = threading.Thread(target=self._work, name=f"umx-{self.stream!r}", daemon=True)
             self._worker = t
             t.start()
+        self.picked.clear()
         self._wake.release()
 
     def _work(self) -> None:
@@ -87,6 +89,7 @@ class Executor:
                         self.running = False
                         break
                     batch = self.queue.popleft()
+                self.picked.set()
                 self.run_batch(batch)
 
     # -- waiting --------------------------------------------------------------------------
@@ -161,7 +164,11 @@ class CpuExecutor(Executor):
         failed = False
         release = not retain_graph
         with np.errstate(all="ignore"):
-            for n, prep in batch:
+            for k in range(len(batch)):
+                # Drop the batch's reference as we go: an intermediate dies as soon as its
+                # last consumer ran, so NumPy reuses its (cache-hot) memory for the next.
+                n, prep = batch[k]
+                batch[k] = None
                 try:
                     ins = n._inputs
                     if failed and _inherit_error(n):
