@@ -38,13 +38,14 @@ class _Linalg(Primitive):
     def __init__(self, *params) -> None:
         self.params_ = params
 
-    def eval(self, xp, *inputs):
-        return type(self).kernel(xp, self.params_, *inputs)
+
+def _eval(self, xp, *inputs):
+    return type(self).kernel(xp, self.params_, *inputs)
 
 
 def _declare(name: str, kernel, multi: bool = False):
     return type(name.title().replace("_", ""), (_Linalg,), {"__slots__": (), "name": name, "multi": multi,
-                                                             "kernel": staticmethod(kernel)})  # fmt: skip
+                                                             "kernel": staticmethod(kernel), "eval": _eval})  # fmt: skip
 
 
 def _lapack(xp, fname: str):
@@ -535,3 +536,349 @@ def norm(a, /, ord=None, axis=None, keepdims: bool = False, *, stream=None) -> a
         shape = tuple(n for i, n in enumerate(a._shape) if i not in axes)
     prim = Norm(ord, axes, bool(keepdims), od.np)
     return node(prim, (a,), shape, od, resolve_stream(stream))
+
+
+# -- transform rules ---------------------------------------------------------------------------
+# Every routine here works on stacks of matrices, so vmap moves the batch axis in front and
+# calls the op again. MLX has no derivative for the factorizations (qr, svd, eig*, lu) nor
+# for pinv: those raise as in MLX. inv, cholesky and the solvers, which MLX cannot
+# differentiate either, get the textbook rules (a superset of MLX).
+
+import umx as mx  # noqa: E402 - the package, for the ops the rules are written with
+
+from ._rules import align_batched, move_to_front, unbroadcast  # noqa: E402
+
+
+def _mT(x):  # noqa: N802
+    return mx.swapaxes(x, -1, -2)
+
+
+def _trimask(x, upper):
+    return mx.triu(x) if upper else mx.tril(x)
+
+
+def _front_rule(call):
+    """vmap of a one-input routine over stacks: the batch axis first, the op again."""
+
+    def rule(self, inputs, axes):
+        out = call(self, move_to_front(inputs[0], axes[0]))
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        return outs, [0] * len(outs)
+
+    return rule
+
+
+def _no_rule(what):
+    def rule(self, *args):
+        raise ValueError(f"[linalg::{self.name}] {what} is not implemented (as in MLX).")
+
+    return rule
+
+
+def _tangent_of(tangents, argnums, k):
+    return tangents[argnums.index(k)] if k in argnums else None
+
+
+# inv: d(A^-1) = -A^-1 dA A^-1
+Inv.vjp = lambda self, p, c, argnums, outputs: [
+    mx.negative(mx.matmul(mx.matmul(_mT(outputs[0]), c[0]), _mT(outputs[0])))
+]
+Inv.jvp = lambda self, p, t, argnums: [
+    mx.negative(mx.matmul(mx.matmul(inv(p[0]), t[0]), inv(p[0])))
+]
+Inv.vmap = _front_rule(lambda self, x: inv(x))
+
+TriInv.vjp = lambda self, p, c, argnums, outputs: [
+    _trimask(
+        mx.negative(mx.matmul(mx.matmul(_mT(outputs[0]), c[0]), _mT(outputs[0]))), self.params_[0]
+    )
+]
+
+
+def _tri_inv_jvp(self, p, t, argnums):
+    up = self.params_[0]
+    o = tri_inv(p[0], upper=up)
+    return [mx.negative(mx.matmul(mx.matmul(o, _trimask(t[0], up)), o))]
+
+
+TriInv.jvp = _tri_inv_jvp
+TriInv.vmap = _front_rule(lambda self, x: tri_inv(x, upper=self.params_[0]))
+
+
+def _cholesky_inv_vjp(self, p, c, argnums, outputs):
+    up = self.params_[0]
+    t = tri_inv(p[0], upper=up)  # out = t^T t (lower) or t t^T (upper)
+    s = mx.add(c[0], _mT(c[0]))
+    gt = mx.matmul(s, t) if up else mx.matmul(t, s)
+    return [_trimask(mx.negative(mx.matmul(mx.matmul(_mT(t), gt), _mT(t))), up)]
+
+
+def _cholesky_inv_jvp(self, p, tg, argnums):
+    up = self.params_[0]
+    t = tri_inv(p[0], upper=up)
+    dt_ = mx.negative(mx.matmul(mx.matmul(t, _trimask(tg[0], up)), t))
+    if up:
+        return [mx.add(mx.matmul(dt_, _mT(t)), mx.matmul(t, _mT(dt_)))]
+    return [mx.add(mx.matmul(_mT(dt_), t), mx.matmul(_mT(t), dt_))]
+
+
+CholeskyInv.vjp = _cholesky_inv_vjp
+CholeskyInv.jvp = _cholesky_inv_jvp
+CholeskyInv.vmap = _front_rule(lambda self, x: cholesky_inv(x, upper=self.params_[0]))
+
+
+# cholesky (A = L L^T, the symmetric convention): dL = L phi(L^-1 dA_sym L^-T), phi the
+# lower triangle with a halved diagonal.
+def _phi(x):
+    return mx.subtract(mx.tril(x), mx.multiply(mx.tril(mx.triu(x)), 0.5))
+
+
+def _cholesky_vjp(self, p, c, argnums, outputs):
+    up = self.params_[0]
+    low = _mT(outputs[0]) if up else outputs[0]
+    cl = _mT(c[0]) if up else c[0]
+    li = tri_inv(low)
+    g = mx.matmul(mx.matmul(_mT(li), _phi(mx.matmul(_mT(low), cl))), li)
+    return [mx.multiply(mx.add(g, _mT(g)), 0.5)]
+
+
+def _cholesky_jvp(self, p, t, argnums):
+    up = self.params_[0]
+    out = cholesky(p[0], upper=up)
+    low = _mT(out) if up else out
+    li = tri_inv(low)
+    ts = mx.multiply(mx.add(t[0], _mT(t[0])), 0.5)
+    d = mx.matmul(low, _phi(mx.matmul(mx.matmul(li, ts), _mT(li))))
+    return [_mT(d) if up else d]
+
+
+Cholesky.vjp = _cholesky_vjp
+Cholesky.jvp = _cholesky_jvp
+Cholesky.vmap = _front_rule(lambda self, x: cholesky(x, upper=self.params_[0]))
+
+
+# solve: x = A^-1 b; b_bar = A^-T x_bar, A_bar = -b_bar x^T.
+def _solve_vjp(self, p, c, argnums, outputs):
+    a, b = p
+    tri = isinstance(self, SolveTriangular)
+    up = self.params_[0] if tri else None
+    vec = b.ndim == 1
+    x, cb = outputs[0], c[0]
+    if vec:
+        x, cb = mx.expand_dims(x, -1), mx.expand_dims(cb, -1)
+    if tri:
+        gb = solve_triangular(_mT(a), cb, upper=not up)
+    else:
+        gb = solve(_mT(a), cb)
+    res = []
+    for k in argnums:
+        if k == 0:
+            ga = unbroadcast(mx.negative(mx.matmul(gb, _mT(x))), a.shape)
+            res.append(_trimask(ga, up) if tri else ga)
+        else:
+            res.append(mx.reshape(unbroadcast(gb, b.shape + (1,)), b.shape) if vec else
+                       unbroadcast(gb, b.shape))  # fmt: skip
+    return res
+
+
+def _solve_jvp(self, p, t, argnums):
+    a, b = p
+    tri = isinstance(self, SolveTriangular)
+    up = self.params_[0] if tri else None
+    ta, tb = _tangent_of(t, argnums, 0), _tangent_of(t, argnums, 1)
+    sol = (lambda m, r: solve_triangular(m, r, upper=up)) if tri else solve
+    rhs = tb
+    if ta is not None:
+        x = sol(a, b)
+        ax = mx.matmul(_trimask(ta, up) if tri else ta, x if b.ndim > 1 else mx.expand_dims(x, -1))
+        ax = ax if b.ndim > 1 else mx.squeeze(ax, -1)
+        rhs = mx.negative(ax) if rhs is None else mx.subtract(rhs, ax)
+    if b.ndim == 1 and rhs.ndim > 1:  # a stack of vectors now: solve them as columns
+        return [mx.squeeze(sol(a, mx.expand_dims(rhs, -1)), -1)]
+    return [sol(a, rhs)]
+
+
+def _solve_vmap(self, inputs, axes):
+    (a, b), (aa, ba) = inputs, axes
+    vec = b.ndim - (ba is not None) == 1
+    if vec:  # a vector right-hand side: make it a one-column matrix
+        b = mx.expand_dims(b, -1)
+    na, nb = a.ndim - (aa is not None) - 2, b.ndim - (ba is not None) - 2
+    r = max(na, nb)
+    ops = []
+    for x, ax, n in ((a, aa, na), (b, ba, nb)):
+        if ax is not None:
+            x = move_to_front(x, ax)
+            if r > n:
+                x = mx.expand_dims(x, tuple(range(1, 1 + r - n)))
+        ops.append(x)
+    if isinstance(self, SolveTriangular):
+        out = solve_triangular(ops[0], ops[1], upper=self.params_[0])
+    else:
+        out = solve(ops[0], ops[1])
+    return [mx.squeeze(out, -1) if vec else out], [0]
+
+
+Solve.vjp = SolveTriangular.vjp = _solve_vjp
+Solve.jvp = SolveTriangular.jvp = _solve_jvp
+Solve.vmap = SolveTriangular.vmap = _solve_vmap
+
+
+# det: d det = det tr(A^-1 dA); slogdet: d log|det| = tr(A^-1 dA), the sign is constant.
+def _expand2(x):
+    return mx.expand_dims(x, (-2, -1))
+
+
+Det.vjp = lambda self, p, c, argnums, outputs: [
+    mx.multiply(_expand2(mx.multiply(c[0], outputs[0])), _mT(inv(p[0])))
+]
+Det.jvp = lambda self, p, t, argnums: [
+    mx.multiply(det(p[0]), mx.trace(solve(p[0], t[0]), axis1=-2, axis2=-1))
+]
+Det.vmap = _front_rule(lambda self, x: det(x))
+
+Slogdet.vjp = lambda self, p, c, argnums, outputs: [mx.multiply(_expand2(c[1]), _mT(inv(p[0])))]
+Slogdet.jvp = lambda self, p, t, argnums: [
+    mx.zeros(p[0].shape[:-2], p[0].dtype),
+    mx.trace(solve(p[0], t[0]), axis1=-2, axis2=-1),
+]
+Slogdet.vmap = _front_rule(lambda self, x: slogdet(x))
+
+# No derivatives in MLX: raise the same way; the batched routines vmap directly.
+for _cls, _call in (
+    (Qr, lambda self, x: qr(x)),
+    (Svd, lambda self, x: svd(x, compute_uv=self.params_[0])),
+    (Eigh, lambda self, x: eigh(x, UPLO=self.params_[0])),
+    (Eigvalsh, lambda self, x: eigvalsh(x, UPLO=self.params_[0])),
+    (Eig, lambda self, x: eig(x)),
+    (Eigvals, lambda self, x: eigvals(x)),
+    (Lu, lambda self, x: lu(x)),
+    (LuFactor, lambda self, x: lu_factor(x)),
+    (Pinv, lambda self, x: pinv(x)),
+):
+    _cls.vjp = _no_rule("The vector-Jacobian product")
+    _cls.jvp = _no_rule("The Jacobian-vector product")
+    _cls.vmap = _front_rule(_call)
+
+
+# cross: a x b is bilinear; <c, a x b> = <a, b x c> = <b, c x a>.
+def _cross_vjp(self, p, c, argnums, outputs):
+    a, b = p
+    ax = self.params_[0]
+    res = []
+    for k in argnums:
+        x = p[k]
+        g = cross(b, c[0], axis=ax) if k == 0 else cross(c[0], a, axis=ax)
+        n = g.ndim
+        xs = (1,) * (n - x.ndim) + x.shape
+        if xs[ax] == 2:  # a 2-vector: its (absent) third component gets nothing
+            g = mx.split(g, [2], axis=ax)[0]
+        res.append(mx.reshape(unbroadcast(g, xs), x.shape))
+    return res
+
+
+def _cross_jvp(self, p, t, argnums):
+    a, b = p
+    ax = self.params_[0]
+    ta, tb = _tangent_of(t, argnums, 0), _tangent_of(t, argnums, 1)
+    terms = []
+    if ta is not None:
+        terms.append(cross(ta, b, axis=ax))
+    if tb is not None:
+        terms.append(cross(a, tb, axis=ax))
+    return [terms[0] if len(terms) == 1 else mx.add(*terms)]
+
+
+def _cross_vmap(self, inputs, axes):
+    a, b = align_batched(list(inputs), list(axes))
+    return [cross(a, b, axis=self.params_[0] + 1)], [0]
+
+
+Cross.vjp = _cross_vjp
+Cross.jvp = _cross_jvp
+Cross.vmap = _cross_vmap
+
+
+# norm: the 2-norm family directly (x / |x|, NaN at 0 as MLX); the other orders through
+# the same composite MLX differentiates.
+def _norm_is_two(p) -> bool:
+    ord_, axes = p[0], p[1]
+    return axes is None or ord_ in (None, "fro") or (ord_ == 2 and len(axes) == 1)
+
+
+def _norm_composite(x, p):
+    ord_, axes, keepdims = p[0], p[1], p[2]
+    a = mx.abs(x)
+    if len(axes) == 1:
+        ax = axes[0]
+        if ord_ == 0:
+            r = mx.sum(mx.not_equal(x, 0).astype(x.dtype), axis=ax, keepdims=True)
+        elif ord_ == 1:
+            r = mx.sum(a, axis=ax, keepdims=True)
+        elif ord_ == _INF:
+            r = mx.max(a, axis=ax, keepdims=True)
+        elif ord_ == -_INF:
+            r = mx.min(a, axis=ax, keepdims=True)
+        else:
+            r = mx.power(mx.sum(mx.power(a, ord_), axis=ax, keepdims=True), 1.0 / ord_)
+    else:
+        r0, r1 = axes
+        if ord_ in (1, -1):
+            s = mx.sum(a, axis=r0, keepdims=True)
+            r = (
+                mx.max(s, axis=r1, keepdims=True)
+                if ord_ == 1
+                else mx.min(s, axis=r1, keepdims=True)
+            )
+        elif ord_ in (_INF, -_INF):
+            s = mx.sum(a, axis=r1, keepdims=True)
+            r = mx.max(s, axis=r0, keepdims=True) if ord_ > 0 else mx.min(s, axis=r0, keepdims=True)
+        else:  # 2, -2, 'nuc' need the SVD, which MLX cannot differentiate
+            raise ValueError(
+                "[linalg::svd] The vector-Jacobian product is not implemented (as in MLX)."
+            )
+    if not keepdims:
+        r = mx.squeeze(r, axis=axes)
+    return r
+
+
+def _norm_vjp(self, p, c, argnums, outputs):
+    x = p[0]
+    prm = self.params_
+    if _norm_is_two(prm):
+        n, cc = outputs[0], c[0]
+        if prm[1] is not None and not prm[2]:
+            n, cc = mx.expand_dims(n, prm[1]), mx.expand_dims(cc, prm[1])
+        elif prm[1] is None and not prm[2]:
+            n, cc = mx.reshape(n, (1,) * x.ndim), mx.reshape(cc, (1,) * x.ndim)
+        return [mx.multiply(x, mx.divide(cc, n))]
+    return mx.vjp(lambda y: _norm_composite(y, prm), [x], [c[0]])[1]
+
+
+def _norm_jvp(self, p, t, argnums):
+    x = p[0]
+    prm = self.params_
+    if _norm_is_two(prm):
+        axes = prm[1] if prm[1] is not None else tuple(range(x.ndim))
+        n = norm(x, prm[0], prm[1], prm[2])
+        s = mx.sum(mx.multiply(x, t[0]), axis=axes, keepdims=prm[2])
+        if prm[1] is None and prm[2]:
+            s = mx.reshape(s, n.shape)
+        return [mx.divide(s, n)]
+    return mx.jvp(lambda y: _norm_composite(y, prm), [x], [t[0]])[1]
+
+
+def _norm_vmap(self, inputs, axes):
+    x = move_to_front(inputs[0], axes[0])
+    ord_, ax, keepdims = self.params_[:3]
+    if ax is None:
+        out = norm(mx.reshape(x, (x.shape[0], -1)), None, 1, False)
+        if keepdims:
+            out = mx.reshape(out, (x.shape[0],) + (1,) * (x.ndim - 1))
+        return [out], [0]
+    return [norm(x, ord_, tuple(a + 1 for a in ax), keepdims)], [0]
+
+
+Norm.vjp = _norm_vjp
+Norm.jvp = _norm_jvp
+Norm.vmap = _norm_vmap
