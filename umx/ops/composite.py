@@ -12,6 +12,7 @@ from .. import _dtypes as dt
 from .._array import array, as_array, node
 from .._device import resolve_stream
 from .._primitive import Primitive
+from .._rules import move_to_front
 from .reduce import reduce_axes
 
 __all__ = ["softmax"]
@@ -48,6 +49,23 @@ class Softmax(Primitive):
         e /= xp.sum(e, axis=axes, keepdims=True)
         return e.astype(out, copy=False)
 
+    # d softmax: y * (c - sum(c * y)) over the axes (the Jacobian is symmetric, so the
+    # same form serves vjp and jvp).
+    def _apply(self, y, c):
+        return y * (c - mx.sum(c * y, axis=self.axes, keepdims=True))
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [self._apply(outputs[0], cotangents[0])]
+
+    def jvp(self, primals, tangents, argnums):
+        y = mx.softmax(primals[0], axis=self.axes, precise=self.precise)
+        return [self._apply(y, tangents[0])]
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        ax = tuple(a + 1 for a in self.axes)
+        return [mx.softmax(x, axis=ax, precise=self.precise)], [0]
+
 
 def softmax(a, /, axis=None, *, precise: bool = False, stream=None) -> array:
     """Softmax over ``axis`` (None: all axes), computed stably (max subtracted)."""
@@ -60,3 +78,6 @@ def softmax(a, /, axis=None, *, precise: bool = False, stream=None) -> array:
 
 
 METHODS: dict = {}
+
+# The transform rules above are written with the public ops of the package.
+import umx as mx  # noqa: E402

@@ -17,6 +17,7 @@ from .. import _dtypes as dt
 from .._array import array, as_array, node
 from .._device import resolve_stream
 from .._primitive import Primitive, multi_node
+from .._rules import move_to_front, zero_jvp, zero_vjp
 
 __all__ = [
     "sum", "prod", "mean", "var", "std", "max", "min", "all", "any", "argmax", "argmin",
@@ -106,6 +107,13 @@ def _count(shape, axes) -> int:
     return n
 
 
+def _inverse(perm) -> tuple:
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
 def _no_empty_axis(a: array, axes: tuple, op: str) -> None:
     for ax in axes:
         if a._shape[ax] == 0:
@@ -122,6 +130,27 @@ class Reduce(Primitive):
         self.axes = axes
         self.keepdims = keepdims
 
+    # -- transform helpers (rules are written with umx ops: see the end of the module) --
+    def _keep(self, c):
+        """``c`` (shaped like the output) with the reduced axes kept as size 1."""
+        if self.keepdims or not self.axes:
+            return c
+        return mx.expand_dims(c, self.axes)
+
+    def _bcast(self, c, shape):
+        """The output-shaped ``c`` broadcast back over the reduced axes."""
+        return mx.broadcast_to(self._keep(c), shape)
+
+    def _rerun(self, x, axes, keepdims):
+        return getattr(mx, self.name)(x, axis=axes, keepdims=keepdims)
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        out = self._rerun(x, tuple(a + 1 for a in self.axes), self.keepdims)
+        if isinstance(out, (list, tuple)):
+            return list(out), [0] * len(out)
+        return [out], [0]
+
 
 class Sum(Reduce):
     __slots__ = ()
@@ -131,6 +160,12 @@ class Sum(Reduce):
         acc, out = _SUM_NP[x.dtype]
         r = xp.sum(x, axis=self.axes, dtype=acc, keepdims=self.keepdims)
         return r if acc is out else r.astype(out)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [self._bcast(cotangents[0], primals[0].shape)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [mx.sum(tangents[0], axis=self.axes, keepdims=self.keepdims)]
 
 
 class Prod(Reduce):
@@ -142,6 +177,34 @@ class Prod(Reduce):
         r = xp.prod(x, axis=self.axes, dtype=acc, keepdims=self.keepdims)
         return r if acc is out else r.astype(out)
 
+    def _others(self, x):
+        """For each element, the product of the other elements of its reduction (two
+        exclusive cumulative products: exact with zeros, as MLX)."""
+        axes = self.axes
+        if not axes:
+            return mx.ones_like(x)
+        if len(axes) == 1:
+            a = axes[0]
+            return mx.cumprod(x, a, inclusive=False) * mx.cumprod(
+                x, a, reverse=True, inclusive=False
+            )
+        keep = [i for i in range(x.ndim) if i not in axes]
+        perm = (*keep, *axes)
+        xt = mx.transpose(x, perm)
+        lead = xt.shape[: len(keep)]
+        xf = mx.reshape(xt, (*lead, _count(x.shape, axes)))
+        e = mx.cumprod(xf, -1, inclusive=False) * mx.cumprod(xf, -1, reverse=True, inclusive=False)
+        e = mx.reshape(e, xt.shape)
+        return mx.transpose(e, _inverse(perm))
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x = primals[0]
+        return [self._others(x) * self._bcast(cotangents[0], x.shape)]
+
+    def jvp(self, primals, tangents, argnums):
+        e = self._others(primals[0])
+        return [mx.sum(e * tangents[0], axis=self.axes, keepdims=self.keepdims)]
+
 
 class Max(Reduce):
     __slots__ = ()
@@ -150,6 +213,22 @@ class Max(Reduce):
     def eval(self, xp, x):
         return xp.max(x, axis=self.axes, keepdims=self.keepdims)
 
+    def _weights(self, x, out_keep, d):
+        """Where ``x`` reaches the extreme, shared evenly among ties (MLX's convention)."""
+        m = mx.equal(x, out_keep).astype(d)
+        return m / mx.sum(m, axis=self.axes, keepdims=True)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x, c = primals[0], cotangents[0]
+        w = self._weights(x, self._keep(outputs[0]), c.dtype)
+        return [w * self._bcast(c, x.shape)]
+
+    def jvp(self, primals, tangents, argnums):
+        x, t = primals[0], tangents[0]
+        out = getattr(mx, self.name)(x, axis=self.axes, keepdims=True)
+        w = self._weights(x, out, t.dtype)
+        return [mx.sum(w * t, axis=self.axes, keepdims=self.keepdims)]
+
 
 class Min(Reduce):
     __slots__ = ()
@@ -157,6 +236,22 @@ class Min(Reduce):
 
     def eval(self, xp, x):
         return xp.min(x, axis=self.axes, keepdims=self.keepdims)
+
+    def _weights(self, x, out_keep, d):
+        """Where ``x`` reaches the extreme, shared evenly among ties (MLX's convention)."""
+        m = mx.equal(x, out_keep).astype(d)
+        return m / mx.sum(m, axis=self.axes, keepdims=True)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x, c = primals[0], cotangents[0]
+        w = self._weights(x, self._keep(outputs[0]), c.dtype)
+        return [w * self._bcast(c, x.shape)]
+
+    def jvp(self, primals, tangents, argnums):
+        x, t = primals[0], tangents[0]
+        out = getattr(mx, self.name)(x, axis=self.axes, keepdims=True)
+        w = self._weights(x, out, t.dtype)
+        return [mx.sum(w * t, axis=self.axes, keepdims=self.keepdims)]
 
 
 class MinMax(Reduce):
@@ -170,6 +265,24 @@ class MinMax(Reduce):
             xp.max(x, axis=self.axes, keepdims=self.keepdims),
         )
 
+    _weights = Max._weights
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x = primals[0]
+        g = None
+        for o, c in zip(outputs, cotangents):
+            term = self._weights(x, self._keep(o), c.dtype) * self._bcast(c, x.shape)
+            g = term if g is None else g + term
+        return [g]
+
+    def jvp(self, primals, tangents, argnums):
+        x, t = primals[0], tangents[0]
+        res = []
+        for o in mx.minmax(x, axis=self.axes, keepdims=True):
+            w = self._weights(x, o, t.dtype)
+            res.append(mx.sum(w * t, axis=self.axes, keepdims=self.keepdims))
+        return res
+
 
 class All(Reduce):
     __slots__ = ()
@@ -177,6 +290,9 @@ class All(Reduce):
 
     def eval(self, xp, x):
         return xp.all(x, axis=self.axes, keepdims=self.keepdims)
+
+    vjp = zero_vjp
+    jvp = zero_jvp
 
 
 class Any(Reduce):
@@ -186,6 +302,9 @@ class Any(Reduce):
     def eval(self, xp, x):
         return xp.any(x, axis=self.axes, keepdims=self.keepdims)
 
+    vjp = zero_vjp
+    jvp = zero_jvp
+
 
 class CountNonzero(Reduce):
     __slots__ = ()
@@ -193,6 +312,9 @@ class CountNonzero(Reduce):
 
     def eval(self, xp, x):
         return xp.sum(x != 0, axis=self.axes, dtype=np.int32, keepdims=self.keepdims)
+
+    vjp = zero_vjp
+    jvp = zero_jvp
 
 
 class Mean(Reduce):
@@ -205,6 +327,13 @@ class Mean(Reduce):
         r = xp.sum(x, axis=self.axes, dtype=acc, keepdims=self.keepdims)
         r = r / acc.type(n) if n else r * acc.type(np.nan)
         return r.astype(_float_out(x.dtype), copy=False)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x = primals[0]
+        return [self._bcast(cotangents[0], x.shape) / _count(x.shape, self.axes)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [mx.mean(tangents[0], axis=self.axes, keepdims=self.keepdims)]
 
 
 class Var(Reduce):
@@ -238,6 +367,24 @@ class Var(Reduce):
             _float_out(x.dtype) if x.dtype.kind != "c" else _F32, copy=False
         )
 
+    def _rerun(self, x, axes, keepdims):
+        return getattr(mx, self.name)(x, axis=axes, keepdims=keepdims, ddof=self.ddof)
+
+    def _dvar(self, x):
+        """d var / dx = 2 (x - mean) / (N - ddof) (NaN when N - ddof <= 0, as MLX)."""
+        denom = _count(x.shape, self.axes) - self.ddof
+        dev = x - mx.mean(x, axis=self.axes, keepdims=True)
+        return dev * (2.0 / denom if denom > 0 else float("nan"))
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x = primals[0]
+        return [self._dvar(x) * self._bcast(cotangents[0], x.shape)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [
+            mx.sum(self._dvar(primals[0]) * tangents[0], axis=self.axes, keepdims=self.keepdims)
+        ]
+
 
 class Std(Var):
     __slots__ = ()
@@ -246,6 +393,16 @@ class Std(Var):
     def eval(self, xp, x):
         out = _float_out(x.dtype) if x.dtype.kind != "c" else _F32
         return xp.sqrt(self._var(xp, x)).astype(out, copy=False)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x = primals[0]
+        c = cotangents[0] / (2 * outputs[0])
+        return [self._dvar(x) * self._bcast(c, x.shape)]
+
+    def jvp(self, primals, tangents, argnums):
+        x = primals[0]
+        dv = mx.sum(self._dvar(x) * tangents[0], axis=self.axes, keepdims=self.keepdims)
+        return [dv / (2 * self._rerun(x, self.axes, self.keepdims))]
 
 
 class LogSumExp(Reduce):
@@ -260,6 +417,15 @@ class LogSumExp(Reduce):
         if x.dtype != acc:
             x = x.astype(acc)
         return logsumexp_kernel(xp, x, self.axes, self.keepdims).astype(out, copy=False)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x = primals[0]
+        w = mx.exp(x - self._keep(outputs[0]))  # the softmax of x over the axes
+        return [w * self._bcast(cotangents[0], x.shape)]
+
+    def jvp(self, primals, tangents, argnums):
+        w = mx.softmax(primals[0], axis=self.axes)
+        return [mx.sum(w * tangents[0], axis=self.axes, keepdims=self.keepdims)]
 
 
 def logsumexp_kernel(xp, x, axes, keepdims):
@@ -287,6 +453,49 @@ class Median(Reduce):
             return x.astype(out)
         return xp.median(x, axis=self.axes, keepdims=self.keepdims).astype(out, copy=False)
 
+    # The median is one or two sorted elements: their original positions come from a
+    # (stable) argsort of the reduced axes flattened last, as in MLX (sort + take).
+    def _flat(self, x):
+        keep = [i for i in range(x.ndim) if i not in self.axes]
+        perm = (*keep, *self.axes)
+        xt = mx.transpose(x, perm)
+        lead = xt.shape[: len(keep)]
+        return mx.reshape(xt, (*lead, _count(x.shape, self.axes))), perm, xt.shape
+
+    def _picks(self, xf):
+        n = xf.shape[-1]
+        idx = mx.argsort(xf, axis=-1)
+        lo, hi = (n - 1) // 2, n // 2
+        if lo == hi:
+            return [(idx[..., lo : lo + 1], 1.0)]
+        return [(idx[..., lo : lo + 1], 0.5), (idx[..., hi : hi + 1], 0.5)]
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x, c = primals[0], cotangents[0]
+        if not self.axes:
+            return [c]
+        xf, perm, tshape = self._flat(x)
+        n = xf.shape[-1]
+        cf = mx.reshape(c, (*xf.shape[:-1], 1))
+        iota = mx.arange(n, dtype=mx.uint32)
+        g = None
+        for k, w in self._picks(xf):
+            term = mx.equal(iota, k).astype(c.dtype) * (cf * w)
+            g = term if g is None else g + term
+        return [mx.transpose(mx.reshape(g, tshape), _inverse(perm))]
+
+    def jvp(self, primals, tangents, argnums):
+        x, t = primals[0], tangents[0]
+        if not self.axes:
+            return [t]
+        xf = self._flat(x)[0]
+        tf = self._flat(t)[0]
+        r = None
+        for k, w in self._picks(xf):
+            term = mx.take_along_axis(tf, k.astype(mx.int32), axis=-1) * w
+            r = term if r is None else r + term
+        return [mx.reshape(r, reduced_shape(x.shape, self.axes, self.keepdims))]
+
 
 class ArgReduce(Primitive):
     """argmax / argmin along one axis (None: the flattened array); uint32 indices."""
@@ -296,6 +505,19 @@ class ArgReduce(Primitive):
     def __init__(self, axis, keepdims: bool) -> None:
         self.axis = axis
         self.keepdims = keepdims
+
+    vjp = zero_vjp
+    jvp = zero_jvp
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        op = getattr(mx, self.name)
+        if self.axis is not None:
+            return [op(x, axis=self.axis + 1, keepdims=self.keepdims)], [0]
+        r = op(mx.reshape(x, (x.shape[0], -1)), axis=1)
+        if self.keepdims:
+            r = mx.reshape(r, (x.shape[0],) + (1,) * (x.ndim - 1))
+        return [r], [0]
 
 
 class ArgMax(ArgReduce):
@@ -505,3 +727,6 @@ METHODS = {
     "sum": sum, "prod": prod, "mean": mean, "var": var, "std": std, "max": max, "min": min,
     "all": all, "any": any, "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp,
 }  # fmt: skip
+
+# The transform rules above are written with the public ops of the package.
+import umx as mx  # noqa: E402

@@ -11,6 +11,7 @@ from .. import _dtypes as dt
 from .._array import array, as_array, node
 from .._device import resolve_stream
 from .._primitive import Primitive
+from .._rules import move_to_front
 from .unary import cast
 
 __all__ = [
@@ -134,16 +135,181 @@ class Scan(Primitive):
             r = _flip(r, axis)
         return r.astype(out, copy=False)
 
+    # -- transform helpers (written with umx ops: see the end of the module) --
+    def _flat(self, a, like=None):
+        """(``a`` as the scan sees it, the scan axis, the map back to ``like``'s shape)."""
+        like = a if like is None else like
+        if self.axis is None:
+            shape = like.shape
+            return mx.reshape(a, (-1,)), 0, lambda g: mx.reshape(g, shape)
+        return a, self.axis, lambda g: g
 
-def _declare(cls_name: str, name: str, op: str):
-    return type(cls_name, (Scan,), {"__slots__": (), "name": name, "op": op})
+    # Every concrete scan declares its own derivative rules (the base is abstract).
+    def vjp(self, primals, cotangents, argnums, outputs):
+        raise NotImplementedError(f"[{self.name}] declares no vjp rule.")
+
+    def jvp(self, primals, tangents, argnums):
+        raise NotImplementedError(f"[{self.name}] declares no jvp rule.")
+
+    def _adjoint_sum(self, c, ax):
+        """The transpose of a cumulative sum: the sum in the other direction."""
+        return mx.cumsum(c, ax, reverse=not self.reverse, inclusive=self.inclusive)
+
+    def vmap(self, inputs, axes):
+        x = move_to_front(inputs[0], axes[0])
+        if self.axis is None:
+            x, ax = mx.reshape(x, (x.shape[0], -1)), 1
+        else:
+            ax = self.axis + 1
+        op = getattr(mx, self.name)
+        return [op(x, ax, reverse=self.reverse, inclusive=self.inclusive)], [0]
 
 
-CumSum = _declare("CumSum", "cumsum", "sum")
-CumProd = _declare("CumProd", "cumprod", "prod")
-CumMax = _declare("CumMax", "cummax", "max")
-CumMin = _declare("CumMin", "cummin", "min")
-LogCumSumExp = _declare("LogCumSumExp", "logcumsumexp", "logaddexp")
+class CumSum(Scan):
+    __slots__ = ()
+    name = "cumsum"
+    op = "sum"
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        c, ax, back = self._flat(cotangents[0], primals[0])
+        return [back(self._adjoint_sum(c, ax))]
+
+    def jvp(self, primals, tangents, argnums):
+        t, ax, _ = self._flat(tangents[0])
+        return [mx.cumsum(t, ax, reverse=self.reverse, inclusive=self.inclusive)]
+
+
+class CumProd(Scan):
+    """Gradients exact with zeros: before the first zero (in scan order) the usual
+    ``sum / x``; at the first zero the products with that zero left out; after it zero."""
+
+    __slots__ = ()
+    name = "cumprod"
+    op = "prod"
+
+    def _zeros(self, x, ax):
+        """(no zero up to and including here, first zero, x with its first zero set to 1)."""
+        z = mx.equal(x, 0)
+        cnt = mx.cumsum(z.astype(mx.int32), ax, reverse=self.reverse)
+        first = mx.logical_and(z, mx.equal(cnt, 1))
+        return mx.equal(cnt, 0), first, mx.where(first, 1, x)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x, ax, back = self._flat(primals[0])
+        c = self._flat(cotangents[0])[0]
+        y = self._flat(outputs[0])[0]
+        before, first, x1 = self._zeros(x, ax)
+        y1 = mx.cumprod(x1, ax, reverse=self.reverse, inclusive=self.inclusive)
+        g_before = self._adjoint_sum(c * y, ax) / mx.where(before, x, 1)
+        g_first = self._adjoint_sum(c * y1, ax)
+        return [back(mx.where(before, g_before, mx.where(first, g_first, 0)))]
+
+    def jvp(self, primals, tangents, argnums):
+        x, ax, _ = self._flat(primals[0])
+        t = self._flat(tangents[0])[0]
+        r, inc = self.reverse, self.inclusive
+        _, first, x1 = self._zeros(x, ax)
+        none_yet = mx.equal(
+            mx.cumsum(mx.equal(x, 0).astype(mx.int32), ax, reverse=r, inclusive=inc), 0
+        )
+        y = mx.cumprod(x, ax, reverse=r, inclusive=inc)
+        d_before = y * mx.cumsum(t / mx.where(mx.equal(x, 0), 1, x), ax, reverse=r, inclusive=inc)
+        d_after = mx.cumsum(mx.where(first, t, 0), ax, reverse=r, inclusive=inc) * mx.cumprod(
+            x1, ax, reverse=r, inclusive=inc
+        )
+        return [mx.where(none_yet, d_before, d_after)]
+
+
+class _CumExtreme(Scan):
+    """cummax / cummin: each output comes from the latest element (in scan order) that
+    reached it, ties included, which is where MLX sends the cotangent."""
+
+    __slots__ = ()
+
+    def _records(self, x, ax, y_incl):
+        return mx.equal(x, y_incl)
+
+    def _nearest(self, mask, ax, look_back: bool, inclusive: bool):
+        """Index of the nearest masked position behind (or ahead of) each position, and
+        whether there is one."""
+        n = mask.shape[ax]
+        iota = mx.reshape(mx.arange(n, dtype=mx.int32), (n,) + (1,) * (mask.ndim - ax - 1))
+        if look_back:
+            s = mx.cummax(mx.where(mask, iota, -1), ax, inclusive=inclusive)
+            ok = mx.greater_equal(s, 0)
+        else:
+            s = mx.cummin(mx.where(mask, iota, n), ax, reverse=True, inclusive=inclusive)
+            ok = mx.less(s, n)
+        return mx.clip(s, 0, n - 1), ok
+
+    def _inclusive(self, x, ax):
+        return getattr(mx, self.name)(x, ax, reverse=self.reverse)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x, ax, back = self._flat(primals[0])
+        c = self._flat(cotangents[0])[0]
+        y = self._flat(outputs[0])[0] if self.inclusive else self._inclusive(x, ax)
+        mask = self._records(x, ax, y)
+        # A record collects the cotangents up to the next record: a difference of sums.
+        s = self._adjoint_sum(c, ax)
+        nxt, ok = self._nearest(mask, ax, self.reverse, False)
+        after = mx.where(ok, mx.take_along_axis(s, nxt, axis=ax), 0)
+        return [back(mx.where(mask, s - after, 0))]
+
+    def jvp(self, primals, tangents, argnums):
+        x, ax, _ = self._flat(primals[0])
+        t = self._flat(tangents[0])[0]
+        mask = self._records(x, ax, self._inclusive(x, ax))
+        src, ok = self._nearest(mask, ax, not self.reverse, self.inclusive)
+        return [mx.where(ok, mx.take_along_axis(t, src, axis=ax), 0)]
+
+
+class CumMax(_CumExtreme):
+    __slots__ = ()
+    name = "cummax"
+    op = "max"
+
+
+class CumMin(_CumExtreme):
+    __slots__ = ()
+    name = "cummin"
+    op = "min"
+
+
+class LogCumSumExp(Scan):
+    __slots__ = ()
+    name = "logcumsumexp"
+    op = "logaddexp"
+
+    @staticmethod
+    def _signed_logs(c):
+        """log|c| split by sign (-inf elsewhere), so that sums stay in log space."""
+        la = mx.log(mx.abs(c))
+        ninf = float("-inf")
+        return mx.where(mx.greater(c, 0), la, ninf), mx.where(mx.less(c, 0), la, ninf)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        # MLX's (TensorFlow's) formula, stable in log space.
+        x, ax, back = self._flat(primals[0])
+        c = self._flat(cotangents[0])[0]
+        y = self._flat(outputs[0])[0]
+        r, inc = not self.reverse, self.inclusive
+        pos, neg = self._signed_logs(c)
+        gp = mx.exp(mx.logcumsumexp(pos - y, ax, reverse=r, inclusive=inc) + x)
+        gn = mx.exp(mx.logcumsumexp(neg - y, ax, reverse=r, inclusive=inc) + x)
+        return [back(gp - gn)]
+
+    def jvp(self, primals, tangents, argnums):
+        x, ax, _ = self._flat(primals[0])
+        t = self._flat(tangents[0])[0]
+        r, inc = self.reverse, self.inclusive
+        y = mx.logcumsumexp(x, ax, reverse=r, inclusive=inc)
+        empty = mx.equal(y, float("-inf"))  # exclusive scans start with an empty sum
+        y = mx.where(empty, 0, y)
+        pos, neg = self._signed_logs(t)
+        dp = mx.exp(mx.logcumsumexp(x + pos, ax, reverse=r, inclusive=inc) - y)
+        dn = mx.exp(mx.logcumsumexp(x + neg, ax, reverse=r, inclusive=inc) - y)
+        return [mx.where(empty, 0, dp - dn)]
 
 
 def _scan_axis(axis, ndim: int, name: str):
@@ -222,3 +388,6 @@ METHODS = {
     "cumsum": cumsum, "cumprod": cumprod, "cummax": cummax, "cummin": cummin,
     "logcumsumexp": logcumsumexp,
 }  # fmt: skip
+
+# The transform rules above are written with the public ops of the package.
+import umx as mx  # noqa: E402

@@ -8,6 +8,7 @@ from .. import _dtypes as dt
 from .._array import array, as_array, constant, node
 from .._device import resolve_stream
 from .._primitive import Primitive
+from .._rules import align_batched, move_to_front, unbroadcast, zero_jvp, zero_vjp
 from ._util import broadcast_shapes
 from .binary import _SCALAR_CACHE, _WEAK, _weak_scalar, promote
 from .reduce import all as _all
@@ -37,6 +38,33 @@ class Where(Primitive):
 
     def eval(self, xp, c, x, y):
         return xp.where(c, x, y)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        c, g = primals[0], cotangents[0]
+        res = []
+        for k in argnums:
+            if k == 0:  # the condition gets no gradient
+                res.append(None)
+                continue
+            z = mx.zeros_like(g)
+            part = mx.where(c, g, z) if k == 1 else mx.where(c, z, g)
+            res.append(unbroadcast(part, primals[k].shape))
+        return res
+
+    def jvp(self, primals, tangents, argnums):
+        t = dict(zip(argnums, tangents))
+        if 1 not in t and 2 not in t:
+            return None  # only the condition moves: piecewise constant
+        out_dt = primals[1].dtype
+        tx = t.get(1, mx.zeros((), out_dt))
+        ty = t.get(2, mx.zeros((), out_dt))
+        r = mx.where(primals[0], tx, ty)
+        shape = broadcast_shapes(primals[0].shape, primals[1].shape, primals[2].shape)
+        return [r if r.shape == shape else mx.broadcast_to(r, shape)]
+
+    def vmap(self, inputs, axes):
+        c, x, y = align_batched(inputs, axes)
+        return [mx.where(c, x, y)], [0]
 
 
 _WHERE = Where()
@@ -73,6 +101,50 @@ class Clip(Primitive):
         if self.has_max:
             x = xp.minimum(x, bounds[i])
         return x
+
+    # As MLX's minimum(maximum(x, lo), hi): ``x`` passes where lo < x and the clipped
+    # value is below hi; ``lo`` takes the rest of the lower branch (x <= lo), ``hi`` what
+    # reaches it (ties go to the bounds).
+    def _masks(self, primals, out):
+        x = primals[0]
+        lo = primals[1] if self.has_min else None
+        hi = primals[-1] if self.has_max else None
+        below_hi = mx.less(out, hi) if hi is not None else None
+        masks = [None, None, None]  # for x, lo, hi
+        if lo is not None:
+            above = mx.greater(x, lo)
+            masks[0] = above if below_hi is None else mx.logical_and(above, below_hi)
+            under = mx.logical_not(above)
+            masks[1] = under if below_hi is None else mx.logical_and(under, below_hi)
+        else:
+            masks[0] = below_hi
+        if hi is not None:
+            masks[2] = mx.logical_not(below_hi)
+        return [m for m, present in zip(masks, (True, self.has_min, self.has_max)) if present]
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        g = cotangents[0]
+        masks = self._masks(primals, outputs[0])
+        z = mx.zeros_like(g)
+        return [unbroadcast(mx.where(masks[k], g, z), primals[k].shape) for k in argnums]
+
+    def jvp(self, primals, tangents, argnums):
+        out = self._again(primals)
+        masks = self._masks(primals, out)
+        r = None
+        for k, t in zip(argnums, tangents):
+            term = mx.where(masks[k], t, mx.zeros((), t.dtype))
+            r = term if r is None else r + term
+        return [r if r.shape == out.shape else mx.broadcast_to(r, out.shape)]
+
+    def _again(self, primals):
+        """The op again on ``primals`` (already cast and with the bounds present)."""
+        lo = primals[1] if self.has_min else None
+        hi = primals[-1] if self.has_max else None
+        return mx.clip(primals[0], lo, hi)
+
+    def vmap(self, inputs, axes):
+        return [self._again(align_batched(inputs, axes))], [0]
 
 
 _CLIPS = {(lo, hi): Clip(lo, hi) for lo in (False, True) for hi in (False, True)}
@@ -160,6 +232,13 @@ class IsClose(Primitive):
                 out |= xp.isnan(x) & xp.isnan(y)
         return out
 
+    vjp = zero_vjp
+    jvp = zero_jvp
+
+    def vmap(self, inputs, axes):
+        x, y = align_batched(inputs, axes)
+        return [mx.isclose(x, y, self.rtol, self.atol, equal_nan=self.equal_nan)], [0]
+
 
 def isclose(
     a, b, /, rtol: float = 1e-05, atol: float = 1e-08, *, equal_nan: bool = False, stream=None
@@ -192,6 +271,20 @@ class ArrayEqual(Primitive):
             eq |= xp.isnan(x) & xp.isnan(y)
         return xp.all(eq)
 
+    vjp = zero_vjp
+    jvp = zero_jvp
+
+    def vmap(self, inputs, axes):
+        size = next(x.shape[a] for x, a in zip(inputs, axes) if a is not None)
+        x, y = (
+            move_to_front(v, a) if a is not None else mx.broadcast_to(v, (size, *v.shape))
+            for v, a in zip(inputs, axes)
+        )
+        eq = mx.equal(x, y)
+        if self.equal_nan and x.dtype.kind in "fc":
+            eq = mx.logical_or(eq, mx.logical_and(mx.isnan(x), mx.isnan(y)))
+        return [mx.all(eq, axis=tuple(range(1, eq.ndim)))], [0]
+
 
 _ARRAY_EQUAL = {False: ArrayEqual(False), True: ArrayEqual(True)}
 
@@ -210,3 +303,6 @@ def array_equal(a, b, /, equal_nan: bool = False, *, stream=None) -> array:
 
 
 METHODS: dict = {}
+
+# The transform rules above are written with the public ops of the package.
+import umx as mx  # noqa: E402
