@@ -23,6 +23,26 @@ class VmapSlice(Primitive):
     def eval(self, xp, x):
         return xp.take(x, 0, axis=self.axis)
 
+    # Transform rules: the primitive is ``take(x, 0, axis)``.
+    def vjp(self, primals, cotangents, argnums, outputs):
+        from .ops.shape import expand_dims, pad
+
+        n, a = primals[0]._shape[self.axis], self.axis
+        widths = [(0, 0)] * primals[0].ndim
+        widths[a] = (0, n - 1)
+        return [pad(expand_dims(cotangents[0], a), widths)]
+
+    def jvp(self, primals, tangents, argnums):
+        from .ops.index import take
+
+        return [take(tangents[0], 0, axis=self.axis)]
+
+    def vmap(self, inputs, axes):
+        from ._rules import move_to_front
+        from .ops.index import take
+
+        return [take(move_to_front(inputs[0], axes[0]), 0, axis=self.axis + 1)], [0]
+
 
 def _axes_for(args, in_axes) -> list:
     """Per-leaf mapped axes: ``in_axes`` is an int / None or a prefix tree of ``args``."""

@@ -8,17 +8,60 @@ from .. import _dtypes as dt
 from .._array import array, as_array, constant, node, scalar
 from .._device import resolve_stream
 from .._primitive import Primitive
+from .._rules import align_batched, unbroadcast, zero_jvp, zero_vjp
 from ._util import broadcast_shapes
-from .unary import cast
+from .unary import astype, cast, conjugate, exp, floor, log, negative, sigmoid
 
 _PROMOTE = dt._PROMOTE
 _weak = dt.weak_result
 
 
 class Binary(Primitive):
-    """An elementwise primitive over two inputs broadcast to one shape."""
+    """An elementwise primitive over two inputs broadcast to one shape.
+
+    ``op`` is the public function (the vmap rule applies it to the aligned batched inputs)
+    and ``partials(x, y, out)`` the pair (d out / d x, d out / d y) written with umx ops, or
+    Python numbers for constants: vjp is ``unbroadcast(cot * conj(d))`` (MLX's convention
+    for complex), jvp ``tx * dx + ty * dy``.
+    """
 
     __slots__ = ()
+    op = None
+    partials = None
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        ds = self.partials(primals[0], primals[1], outputs[0])
+        c = cotangents[0]
+        return [unbroadcast(_times(c, ds[k], True), primals[k]._shape) for k in argnums]
+
+    def jvp(self, primals, tangents, argnums):
+        x, y = primals
+        ds = self.partials(x, y, self.op(x, y))
+        acc = None
+        for k, t in zip(argnums, tangents):
+            term = _times(t, ds[k], False)
+            acc = term if acc is None else add(acc, term)
+        shape = x._shape if x._shape == y._shape else broadcast_shapes(x._shape, y._shape)
+        if acc._shape != shape:
+            from .shape import broadcast_to
+
+            acc = broadcast_to(acc, shape)
+        return [acc]
+
+    def vmap(self, inputs, axes):
+        a, b = align_batched(inputs, axes)
+        return [self.op(a, b)], [0]
+
+
+def _times(c, d, conj: bool):
+    """``c * d`` for a partial ``d`` (an array, conjugated for vjps, or a number)."""
+    if type(d) in (int, float):
+        if d == 1:
+            return c
+        return negative(c) if d == -1 else multiply(c, d)
+    if conj and d._dtype is dt.complex64:
+        d = conjugate(d)
+    return multiply(c, d)
 
 
 # Weak Python scalars: (array dtype, scalar type) -> result dtype, precomputed.
@@ -165,12 +208,21 @@ def _binary(prim: Binary, out_rule=None, allowed=None, message=None, compute=Non
     return op
 
 
-def _declare(name: str, kernel, doc: str, **kw):
+def _declare(name: str, kernel, doc: str, partials=None, zero=False, **kw):
+    """Declare a binary primitive whose kernel is ``kernel(xp, x, y)``; returns the public
+    op. ``partials(x, y, out)`` gives its derivatives; ``zero`` declares zero gradients
+    (piecewise-constant, boolean or integer valued ops)."""
     cls = type(
         name.title().replace("_", ""), (Binary,), {"__slots__": (), "name": name, "__doc__": doc}
     )
     cls.eval = staticmethod(kernel)  # one call level on the hot path
-    return _binary(cls(), **kw), cls
+    if partials is not None:
+        cls.partials = staticmethod(partials)
+    if zero:
+        cls.vjp, cls.jvp = zero_vjp, zero_jvp
+    op = _binary(cls(), **kw)
+    cls.op = staticmethod(op)
+    return op, cls
 
 
 _bool = lambda d: dt.bool_  # noqa: E731
@@ -241,57 +293,106 @@ def _as_int(f):
     return k
 
 
-add, Add = _declare("add", lambda xp, x, y: xp.add(x, y), "Elementwise addition.")
-subtract, Subtract = _declare("subtract", _subtract, "Elementwise subtraction.")
-multiply, Multiply = _declare(
-    "multiply", lambda xp, x, y: xp.multiply(x, y), "Elementwise multiplication."
+def _power_partials(x, y, out):
+    from .select import where
+
+    # MLX: d/dy is out * log(x), taken as 0 where out is 0 (0 * log 0).
+    dy = where(not_equal(out, 0), multiply(out, log(x)), 0)
+    return multiply(power(x, subtract(y, 1)), y), dy
+
+
+def _logaddexp_partials(x, y, out):
+    if x._dtype is dt.complex64:
+        return exp(subtract(x, out)), exp(subtract(y, out))
+    return sigmoid(subtract(x, y)), sigmoid(subtract(y, x))
+
+
+def _arctan2_partials(x, y, out):
+    r = add(multiply(x, x), multiply(y, y))
+    return divide(y, r), negative(divide(x, r))
+
+
+# maximum / minimum: as MLX, ties send the gradient to the second operand.
+def _maximum_partials(x, y, out):
+    return astype(greater(x, y), x._dtype), astype(less_equal(x, y), x._dtype)
+
+
+def _minimum_partials(x, y, out):
+    return astype(less(x, y), x._dtype), astype(greater_equal(x, y), x._dtype)
+
+
+add, Add = _declare(
+    "add", lambda xp, x, y: xp.add(x, y), "Elementwise addition.", partials=lambda x, y, o: (1, 1)
 )
-divide, Divide = _declare("divide", _divide, "Elementwise true division.", compute=_float_of)
-floor_divide, FloorDivide = _declare("floor_divide", _floor_divide, "Elementwise floor division.")
+subtract, Subtract = _declare(
+    "subtract", _subtract, "Elementwise subtraction.", partials=lambda x, y, o: (1, -1)
+)
+multiply, Multiply = _declare(
+    "multiply", lambda xp, x, y: xp.multiply(x, y), "Elementwise multiplication.",
+    partials=lambda x, y, o: (y, x),
+)  # fmt: skip
+divide, Divide = _declare(
+    "divide", _divide, "Elementwise true division.", compute=_float_of,
+    partials=lambda x, y, o: (divide(1, y), negative(divide(o, y))),
+)  # fmt: skip
+floor_divide, FloorDivide = _declare(
+    "floor_divide", _floor_divide, "Elementwise floor division.", zero=True
+)
 remainder, Remainder = _declare(
     "remainder", _remainder, "Elementwise remainder with the sign of the divisor.",
     allowed=_not_complex, message="Complex type not supported.",
+    partials=lambda x, y, o: (1, negative(floor(divide(x, y)))),
 )  # fmt: skip
-power, Power = _declare("power", _power, "Elementwise power.")
+power, Power = _declare("power", _power, "Elementwise power.", partials=_power_partials)
 maximum, Maximum = _declare(
-    "maximum", lambda xp, x, y: xp.maximum(x, y), "Elementwise maximum (NaN propagates)."
-)
+    "maximum", lambda xp, x, y: xp.maximum(x, y), "Elementwise maximum (NaN propagates).",
+    partials=_maximum_partials,
+)  # fmt: skip
 minimum, Minimum = _declare(
-    "minimum", lambda xp, x, y: xp.minimum(x, y), "Elementwise minimum (NaN propagates)."
-)
+    "minimum", lambda xp, x, y: xp.minimum(x, y), "Elementwise minimum (NaN propagates).",
+    partials=_minimum_partials,
+)  # fmt: skip
 arctan2, Arctan2 = _declare(
     "arctan2", lambda xp, x, y: xp.arctan2(x, y), "Elementwise arctangent of ``a / b`` by quadrant.",
-    compute=_float_of, allowed=_not_complex,
+    compute=_float_of, allowed=_not_complex, partials=_arctan2_partials,
 )  # fmt: skip
 logaddexp, Logaddexp = _declare(
-    "logaddexp", _logaddexp, "Elementwise ``log(exp(a) + exp(b))``.", compute=_float_of
-)
+    "logaddexp", _logaddexp, "Elementwise ``log(exp(a) + exp(b))``.", compute=_float_of,
+    partials=_logaddexp_partials,
+)  # fmt: skip
 equal, Equal = _declare(
-    "equal", lambda xp, x, y: xp.equal(x, y), "Elementwise ``a == b``.", out_rule=_bool
+    "equal", lambda xp, x, y: xp.equal(x, y), "Elementwise ``a == b``.", out_rule=_bool, zero=True
 )
 not_equal, NotEqual = _declare(
-    "not_equal", lambda xp, x, y: xp.not_equal(x, y), "Elementwise ``a != b``.", out_rule=_bool
-)
+    "not_equal", lambda xp, x, y: xp.not_equal(x, y), "Elementwise ``a != b``.", out_rule=_bool,
+    zero=True,
+)  # fmt: skip
 less, Less = _declare(
-    "less", lambda xp, x, y: xp.less(x, y), "Elementwise ``a < b``.", out_rule=_bool
+    "less", lambda xp, x, y: xp.less(x, y), "Elementwise ``a < b``.", out_rule=_bool, zero=True
 )
 less_equal, LessEqual = _declare(
-    "less_equal", lambda xp, x, y: xp.less_equal(x, y), "Elementwise ``a <= b``.", out_rule=_bool
-)
+    "less_equal", lambda xp, x, y: xp.less_equal(x, y), "Elementwise ``a <= b``.", out_rule=_bool,
+    zero=True,
+)  # fmt: skip
 greater, Greater = _declare(
-    "greater", lambda xp, x, y: xp.greater(x, y), "Elementwise ``a > b``.", out_rule=_bool
-)
+    "greater", lambda xp, x, y: xp.greater(x, y), "Elementwise ``a > b``.", out_rule=_bool,
+    zero=True,
+)  # fmt: skip
 greater_equal, GreaterEqual = _declare(
-    "greater_equal", lambda xp, x, y: xp.greater_equal(x, y), "Elementwise ``a >= b``.", out_rule=_bool
+    "greater_equal", lambda xp, x, y: xp.greater_equal(x, y), "Elementwise ``a >= b``.",
+    out_rule=_bool, zero=True,
 )  # fmt: skip
 logical_and, LogicalAnd = _declare(
-    "logical_and", lambda xp, x, y: xp.logical_and(x, y), "Elementwise logical and.", out_rule=_bool
+    "logical_and", lambda xp, x, y: xp.logical_and(x, y), "Elementwise logical and.",
+    out_rule=_bool, zero=True,
 )  # fmt: skip
 logical_or, LogicalOr = _declare(
-    "logical_or", lambda xp, x, y: xp.logical_or(x, y), "Elementwise logical or.", out_rule=_bool
-)
+    "logical_or", lambda xp, x, y: xp.logical_or(x, y), "Elementwise logical or.",
+    out_rule=_bool, zero=True,
+)  # fmt: skip
 logical_xor, LogicalXor = _declare(
-    "logical_xor", lambda xp, x, y: xp.logical_xor(x, y), "Elementwise logical exclusive or.", out_rule=_bool
+    "logical_xor", lambda xp, x, y: xp.logical_xor(x, y), "Elementwise logical exclusive or.",
+    out_rule=_bool, zero=True,
 )  # fmt: skip
 
 
@@ -307,23 +408,23 @@ def divmod(a, b, /, *, stream=None) -> list:
 _BITWISE_MSG = "Only allowed on integer or boolean types."
 bitwise_and, BitwiseAnd = _declare(
     "bitwise_and", lambda xp, x, y: xp.bitwise_and(x, y), "Elementwise bitwise and.",
-    allowed=_integral, message=_BITWISE_MSG,
+    allowed=_integral, message=_BITWISE_MSG, zero=True,
 )  # fmt: skip
 bitwise_or, BitwiseOr = _declare(
     "bitwise_or", lambda xp, x, y: xp.bitwise_or(x, y), "Elementwise bitwise or.",
-    allowed=_integral, message=_BITWISE_MSG,
+    allowed=_integral, message=_BITWISE_MSG, zero=True,
 )  # fmt: skip
 bitwise_xor, BitwiseXor = _declare(
     "bitwise_xor", lambda xp, x, y: xp.bitwise_xor(x, y), "Elementwise bitwise xor.",
-    allowed=_integral, message=_BITWISE_MSG,
+    allowed=_integral, message=_BITWISE_MSG, zero=True,
 )  # fmt: skip
 left_shift, LeftShift = _declare(
     "left_shift", _as_int(lambda xp, x, y: xp.left_shift(x, y)), "Elementwise ``a << b``.",
-    allowed=_integral, message=_BITWISE_MSG, out_rule=_shift_dtype,
+    allowed=_integral, message=_BITWISE_MSG, out_rule=_shift_dtype, zero=True,
 )  # fmt: skip
 right_shift, RightShift = _declare(
     "right_shift", _as_int(lambda xp, x, y: xp.right_shift(x, y)), "Elementwise ``a >> b``.",
-    allowed=_integral, message=_BITWISE_MSG, out_rule=_shift_dtype,
+    allowed=_integral, message=_BITWISE_MSG, out_rule=_shift_dtype, zero=True,
 )  # fmt: skip
 
 __all__ = [

@@ -10,6 +10,7 @@ from .. import _dtypes as dt
 from .._array import array, as_array, node
 from .._device import resolve_stream
 from .._primitive import Primitive
+from .._rules import zero_jvp, zero_vjp
 
 # Dtype rules: dicts from input dtype to output dtype; a missing key is unsupported.
 _ALL = dt.ALL_DTYPES
@@ -24,9 +25,42 @@ _INTEGRAL = {d: d for d in _ALL if d.kind in "biu"}
 
 
 class Unary(Primitive):
-    """An elementwise primitive with one input and output of the input's shape."""
+    """An elementwise primitive with one input and output of the input's shape.
+
+    ``op`` is the public function (the vmap rule applies it to the batched input) and
+    ``grad(x, out)`` the derivative d out / d x written with umx ops, or a Python number
+    for a constant one: vjp is ``cot * conj(grad)`` (MLX's convention for complex input,
+    holomorphic ops) cast back to the input dtype, jvp ``tangent * grad``.
+    """
 
     __slots__ = ()
+    op = None
+    grad = None
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x = primals[0]
+        g = _scale(cotangents[0], self.grad, x, outputs[0], True)
+        return [g if g._dtype is x._dtype else astype(g, x._dtype)]
+
+    def jvp(self, primals, tangents, argnums):
+        x = primals[0]
+        d = self.grad
+        return [_scale(tangents[0], d, x, None if type(d) in (int, float) else self.op(x), False)]
+
+    def vmap(self, inputs, axes):
+        return [self.op(inputs[0])], [axes[0]]
+
+
+def _scale(c, d, x, out, conj: bool):
+    """``c * d`` where ``d`` is a number or ``d(x, out)`` (conjugated for vjps)."""
+    if type(d) in (int, float):
+        if d == 1:
+            return c
+        return negative(c) if d == -1 else c * d
+    g = d(x, out)
+    if conj and g._dtype is dt.complex64:
+        g = conjugate(g)
+    return c * g
 
 
 def _unary(prim: Unary, rule: dict, doc: str, message: str | None = None):
@@ -48,11 +82,24 @@ def _unary(prim: Unary, rule: dict, doc: str, message: str | None = None):
     return op
 
 
-def _declare(name: str, fn, rule: dict, doc: str, message: str | None = None):
-    """Declare a unary primitive whose kernel is ``fn(xp, x)``; returns the public op."""
+def _declare(name: str, fn, rule: dict, doc: str, message: str | None = None, grad=None, **rules):
+    """Declare a unary primitive whose kernel is ``fn(xp, x)``; returns the public op.
+
+    ``grad(x, out)`` (or a number) is its derivative; ``rules`` override the derived
+    transform rules (e.g. ``vjp=zero_vjp, jvp=zero_jvp`` for piecewise-constant ops).
+    """
     cls = type(name.title().replace("_", ""), (Unary,), {"__slots__": (), "name": name})
     cls.eval = staticmethod(fn)  # one call level on the hot path
-    return _unary(cls(), rule, doc, message), cls
+    if grad is not None:
+        cls.grad = grad if type(grad) in (int, float) else staticmethod(grad)
+    for k, f in rules.items():
+        setattr(cls, k, f)
+    op = _unary(cls(), rule, doc, message)
+    cls.op = staticmethod(op)
+    return op, cls
+
+
+_ZERO = {"vjp": zero_vjp, "jvp": zero_jvp}  # piecewise-constant, boolean or integer valued
 
 
 # erf / erfc in float64 with plain NumPy, three regions of |x|:
@@ -204,119 +251,179 @@ def _np(fname):
     return _float_in(lambda xp, x: getattr(xp, fname)(x))
 
 
+def _abs_vjp(self, primals, cotangents, argnums, outputs):
+    # MLX: the cotangent times sign(x), not conjugated (x / |x| for complex x).
+    return [cotangents[0] * sign(primals[0])]
+
+
+def _abs_jvp(self, primals, tangents, argnums):
+    s = sign(primals[0])
+    if s._dtype is dt.complex64:  # d|z| = Re(conj(z / |z|) dz)
+        return [real(conjugate(s) * tangents[0])]
+    return [tangents[0] * s]
+
+
+def _imag_vjp(self, primals, cotangents, argnums, outputs):
+    x = primals[0]
+    if x._dtype is dt.complex64:
+        return [cotangents[0] * 1j]
+    from .creation import zeros_like
+
+    return [zeros_like(x)]
+
+
+_LN2, _LN10, _DEG = math.log(2.0), math.log(10.0), 180.0 / math.pi
+
 abs, Abs = _declare(
-    "abs",
-    lambda xp, x: xp.abs(x),
-    {**_SAME, dt.complex64: dt.float32},
-    "Elementwise absolute value.",
-)
+    "abs", lambda xp, x: xp.abs(x), {**_SAME, dt.complex64: dt.float32},
+    "Elementwise absolute value.", vjp=_abs_vjp, jvp=_abs_jvp,
+)  # fmt: skip
 negative, Negative = _declare(
     "negative", lambda xp, x: xp.negative(x), _NO_BOOL, "Elementwise negation.",
-    "Not supported for bool, use logical_not instead.",
+    "Not supported for bool, use logical_not instead.", grad=-1,
 )  # fmt: skip
-sign, Sign = _declare("sign", lambda xp, x: _sign(xp, x), _SAME, "Elementwise sign.")
-exp, Exp = _declare("exp", _np("exp"), _FLOAT, "Elementwise exponential.")
+sign, Sign = _declare("sign", lambda xp, x: _sign(xp, x), _SAME, "Elementwise sign.", **_ZERO)
+exp, Exp = _declare("exp", _np("exp"), _FLOAT, "Elementwise exponential.", grad=lambda x, y: y)
 expm1, Expm1 = _declare(
-    "expm1", _np("expm1"), _FLOAT_REAL, "Elementwise ``exp(x) - 1``, accurate near 0."
+    "expm1", _np("expm1"), _FLOAT_REAL, "Elementwise ``exp(x) - 1``, accurate near 0.",
+    grad=lambda x, y: y + 1,
+)  # fmt: skip
+log, Log = _declare(
+    "log", _np("log"), _FLOAT, "Elementwise natural logarithm.", grad=lambda x, y: 1 / x
 )
-log, Log = _declare("log", _np("log"), _FLOAT, "Elementwise natural logarithm.")
-log1p, Log1p = _declare("log1p", _np("log1p"), _FLOAT, "Elementwise ``log(1 + x)``.")
-log2, Log2 = _declare("log2", _np("log2"), _FLOAT, "Elementwise base-2 logarithm.")
-log10, Log10 = _declare("log10", _np("log10"), _FLOAT, "Elementwise base-10 logarithm.")
-sqrt, Sqrt = _declare("sqrt", _np("sqrt"), _FLOAT, "Elementwise square root.")
+log1p, Log1p = _declare(
+    "log1p", _np("log1p"), _FLOAT, "Elementwise ``log(1 + x)``.", grad=lambda x, y: 1 / (x + 1)
+)
+log2, Log2 = _declare(
+    "log2", _np("log2"), _FLOAT, "Elementwise base-2 logarithm.",
+    grad=lambda x, y: 1 / (x * _LN2),
+)  # fmt: skip
+log10, Log10 = _declare(
+    "log10", _np("log10"), _FLOAT, "Elementwise base-10 logarithm.",
+    grad=lambda x, y: 1 / (x * _LN10),
+)  # fmt: skip
+sqrt, Sqrt = _declare(
+    "sqrt", _np("sqrt"), _FLOAT, "Elementwise square root.", grad=lambda x, y: 0.5 / y
+)
 rsqrt, Rsqrt = _declare(
     "rsqrt", _float_in(lambda xp, x: (1 / xp.sqrt(x)).astype(x.dtype, copy=False)), _FLOAT,
-    "Elementwise reciprocal square root.",
+    "Elementwise reciprocal square root.", grad=lambda x, y: -0.5 * y / x,
 )  # fmt: skip
-square, Square = _declare("square", lambda xp, x: xp.multiply(x, x), _SAME, "Elementwise square.")
+square, Square = _declare(
+    "square", lambda xp, x: xp.multiply(x, x), _SAME, "Elementwise square.",
+    grad=lambda x, y: 2 * x,
+)  # fmt: skip
 reciprocal, Reciprocal = _declare(
     "reciprocal", _float_in(lambda xp, x: (1 / x).astype(x.dtype, copy=False)), _FLOAT,
-    "Elementwise reciprocal.",
+    "Elementwise reciprocal.", grad=lambda x, y: -(y * y),
 )  # fmt: skip
-sin, Sin = _declare("sin", _np("sin"), _FLOAT, "Elementwise sine.")
-cos, Cos = _declare("cos", _np("cos"), _FLOAT, "Elementwise cosine.")
-tan, Tan = _declare("tan", _np("tan"), _FLOAT, "Elementwise tangent.")
-arcsin, Arcsin = _declare("arcsin", _np("arcsin"), _FLOAT, "Elementwise inverse sine.")
-arccos, Arccos = _declare("arccos", _np("arccos"), _FLOAT, "Elementwise inverse cosine.")
-arctan, Arctan = _declare("arctan", _np("arctan"), _FLOAT, "Elementwise inverse tangent.")
-sinh, Sinh = _declare("sinh", _np("sinh"), _FLOAT, "Elementwise hyperbolic sine.")
-cosh, Cosh = _declare("cosh", _np("cosh"), _FLOAT, "Elementwise hyperbolic cosine.")
-tanh, Tanh = _declare("tanh", _np("tanh"), _FLOAT, "Elementwise hyperbolic tangent.")
+sin, Sin = _declare("sin", _np("sin"), _FLOAT, "Elementwise sine.", grad=lambda x, y: cos(x))
+cos, Cos = _declare("cos", _np("cos"), _FLOAT, "Elementwise cosine.", grad=lambda x, y: -sin(x))
+tan, Tan = _declare("tan", _np("tan"), _FLOAT, "Elementwise tangent.", grad=lambda x, y: 1 + y * y)
+arcsin, Arcsin = _declare(
+    "arcsin", _np("arcsin"), _FLOAT, "Elementwise inverse sine.",
+    grad=lambda x, y: rsqrt(1 - x * x),
+)  # fmt: skip
+arccos, Arccos = _declare(
+    "arccos", _np("arccos"), _FLOAT, "Elementwise inverse cosine.",
+    grad=lambda x, y: -rsqrt(1 - x * x),
+)  # fmt: skip
+arctan, Arctan = _declare(
+    "arctan", _np("arctan"), _FLOAT, "Elementwise inverse tangent.",
+    grad=lambda x, y: 1 / (1 + x * x),
+)  # fmt: skip
+sinh, Sinh = _declare(
+    "sinh", _np("sinh"), _FLOAT, "Elementwise hyperbolic sine.", grad=lambda x, y: cosh(x)
+)
+cosh, Cosh = _declare(
+    "cosh", _np("cosh"), _FLOAT, "Elementwise hyperbolic cosine.", grad=lambda x, y: sinh(x)
+)
+tanh, Tanh = _declare(
+    "tanh", _np("tanh"), _FLOAT, "Elementwise hyperbolic tangent.", grad=lambda x, y: 1 - y * y
+)
 arcsinh, Arcsinh = _declare(
-    "arcsinh", _np("arcsinh"), _FLOAT, "Elementwise inverse hyperbolic sine."
-)
-arccosh, Arccosh = _declare(
-    "arccosh", _np("arccosh"), _FLOAT, "Elementwise inverse hyperbolic cosine."
-)
-arctanh, Arctanh = _declare(
-    "arctanh", _np("arctanh"), _FLOAT, "Elementwise inverse hyperbolic tangent."
-)
-erf, Erf = _declare("erf", _float_in(_erf), _FLOAT_REAL, "Elementwise error function.")
-erfinv, Erfinv = _declare(
-    "erfinv", _float_in(_erfinv), _FLOAT_REAL, "Elementwise inverse error function."
-)
-sigmoid, Sigmoid = _declare(
-    "sigmoid", _float_in(_sigmoid), _FLOAT_REAL, "Elementwise logistic sigmoid."
-)
-floor, Floor = _declare(
-    "floor",
-    lambda xp, x: xp.floor(x) if x.dtype.kind in "fV" else x,
-    _SAME_REAL,
-    "Elementwise floor.",
-)
-ceil, Ceil = _declare(
-    "ceil",
-    lambda xp, x: xp.ceil(x) if x.dtype.kind in "fV" else x,
-    _SAME_REAL,
-    "Elementwise ceiling.",
-)
-logical_not, LogicalNot = _declare(
-    "logical_not", lambda xp, x: xp.logical_not(x), _BOOL, "Elementwise logical not."
+    "arcsinh", _np("arcsinh"), _FLOAT, "Elementwise inverse hyperbolic sine.",
+    grad=lambda x, y: rsqrt(x * x + 1),
 )  # fmt: skip
-isnan, Isnan = _declare("isnan", lambda xp, x: xp.isnan(x), _BOOL, "Elementwise NaN test.")
-isinf, Isinf = _declare("isinf", lambda xp, x: xp.isinf(x), _BOOL, "Elementwise infinity test.")
+arccosh, Arccosh = _declare(
+    "arccosh", _np("arccosh"), _FLOAT, "Elementwise inverse hyperbolic cosine.",
+    grad=lambda x, y: rsqrt(x * x - 1),
+)  # fmt: skip
+arctanh, Arctanh = _declare(
+    "arctanh", _np("arctanh"), _FLOAT, "Elementwise inverse hyperbolic tangent.",
+    grad=lambda x, y: 1 / (1 - x * x),
+)  # fmt: skip
+erf, Erf = _declare(
+    "erf", _float_in(_erf), _FLOAT_REAL, "Elementwise error function.",
+    grad=lambda x, y: (2 / _SQPI) * exp(-(x * x)),
+)  # fmt: skip
+erfinv, Erfinv = _declare(
+    "erfinv", _float_in(_erfinv), _FLOAT_REAL, "Elementwise inverse error function.",
+    grad=lambda x, y: (_SQPI / 2) * exp(y * y),
+)  # fmt: skip
+sigmoid, Sigmoid = _declare(
+    "sigmoid", _float_in(_sigmoid), _FLOAT_REAL, "Elementwise logistic sigmoid.",
+    grad=lambda x, y: y * (1 - y),
+)  # fmt: skip
+floor, Floor = _declare(
+    "floor", lambda xp, x: xp.floor(x) if x.dtype.kind in "fV" else x, _SAME_REAL,
+    "Elementwise floor.", **_ZERO,
+)  # fmt: skip
+ceil, Ceil = _declare(
+    "ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind in "fV" else x, _SAME_REAL,
+    "Elementwise ceiling.", **_ZERO,
+)  # fmt: skip
+logical_not, LogicalNot = _declare(
+    "logical_not", lambda xp, x: xp.logical_not(x), _BOOL, "Elementwise logical not.", **_ZERO
+)  # fmt: skip
+isnan, Isnan = _declare("isnan", lambda xp, x: xp.isnan(x), _BOOL, "Elementwise NaN test.", **_ZERO)
+isinf, Isinf = _declare(
+    "isinf", lambda xp, x: xp.isinf(x), _BOOL, "Elementwise infinity test.", **_ZERO
+)
 isfinite, Isfinite = _declare(
-    "isfinite", lambda xp, x: xp.isfinite(x), _BOOL, "Elementwise finiteness test."
+    "isfinite", lambda xp, x: xp.isfinite(x), _BOOL, "Elementwise finiteness test.", **_ZERO
 )
 isposinf, Isposinf = _declare(
-    "isposinf", lambda xp, x: x == xp.inf,
-    _BOOL, "Elementwise +infinity test.",
-)  # fmt: skip
+    "isposinf", lambda xp, x: x == xp.inf, _BOOL, "Elementwise +infinity test.", **_ZERO
+)
 isneginf, Isneginf = _declare(
-    "isneginf", lambda xp, x: x == -xp.inf,
-    _BOOL, "Elementwise -infinity test.",
-)  # fmt: skip
+    "isneginf", lambda xp, x: x == -xp.inf, _BOOL, "Elementwise -infinity test.", **_ZERO
+)
 conjugate, Conjugate = _declare(
-    "conjugate", lambda xp, x: xp.conjugate(x), _SAME, "Elementwise complex conjugate."
-)
+    "conjugate", lambda xp, x: xp.conjugate(x), _SAME, "Elementwise complex conjugate.",
+    vjp=lambda self, p, c, a, o: [conjugate(c[0])], jvp=lambda self, p, t, a: [conjugate(t[0])],
+)  # fmt: skip
 real, Real = _declare(
-    "real", lambda xp, x: xp.real(x).copy() if x.dtype.kind == "c" else x, _REAL_PART, "Real part."
-)
+    "real", lambda xp, x: xp.real(x).copy() if x.dtype.kind == "c" else x, _REAL_PART,
+    "Real part.", grad=1, jvp=lambda self, p, t, a: [real(t[0])],
+)  # fmt: skip
 imag, Imag = _declare(
-    "imag", lambda xp, x: xp.imag(x).copy() if x.dtype.kind == "c" else xp.zeros_like(x), _REAL_PART, "Imaginary part."
+    "imag", lambda xp, x: xp.imag(x).copy() if x.dtype.kind == "c" else xp.zeros_like(x),
+    _REAL_PART, "Imaginary part.", vjp=_imag_vjp, jvp=lambda self, p, t, a: [imag(t[0])],
 )  # fmt: skip
 degrees, Degrees = _declare(
     "degrees", _float_in(lambda xp, x: (x * (180.0 / math.pi)).astype(x.dtype, copy=False)), _FLOAT,
-    "Radians to degrees.",
+    "Radians to degrees.", grad=_DEG,
 )  # fmt: skip
 radians, Radians = _declare(
     "radians", _float_in(lambda xp, x: (x * (math.pi / 180.0)).astype(x.dtype, copy=False)), _FLOAT,
-    "Degrees to radians.",
+    "Degrees to radians.", grad=1 / _DEG,
 )  # fmt: skip
 bitwise_invert, BitwiseInvert = _declare(
     "bitwise_invert", lambda xp, x: xp.invert(x), _INTEGRAL, "Elementwise bitwise inverse.",
-    "Bitwise inverse only allowed on integer types.",
+    "Bitwise inverse only allowed on integer types.", **_ZERO,
 )  # fmt: skip
 stop_gradient, StopGradient = _declare(
-    "stop_gradient", lambda xp, x: x, _SAME, "The identity, with no gradient flowing through it."
+    "stop_gradient", lambda xp, x: x, _SAME, "The identity, with no gradient flowing through it.",
+    **_ZERO,
 )  # fmt: skip
-copy, Copy = _declare("copy", lambda xp, x: x.copy(), _SAME, "A copy of the array.")
+copy, Copy = _declare("copy", lambda xp, x: x.copy(), _SAME, "A copy of the array.", grad=1)
 positive, Positive = _declare(
-    "positive", lambda xp, x: x.copy(), _SAME, "Elementwise unary plus (a copy)."
+    "positive", lambda xp, x: x.copy(), _SAME, "Elementwise unary plus (a copy).", grad=1
 )
 trunc, Trunc = _declare(
     "trunc", lambda xp, x: xp.trunc(x) if x.dtype.kind in "fV" else x, _SAME_REAL,
-    "Elementwise truncation towards zero.",
+    "Elementwise truncation towards zero.", **_ZERO,
 )  # fmt: skip
 
 conj = conjugate
@@ -346,6 +453,11 @@ class Round(Unary):
             return x if self.decimals >= 0 else xp.round(x, self.decimals)
         return xp.round(x, self.decimals)
 
+    vjp, jvp = zero_vjp, zero_jvp
+
+    def vmap(self, inputs, axes):
+        return [round(inputs[0], self.decimals)], [axes[0]]
+
 
 _ROUND0 = Round(0)
 
@@ -373,6 +485,25 @@ class NanToNum(Unary):
         out = xp.where(xp.isnan(x), nan, x)
         out = xp.where(out == xp.inf, pos, out)
         return xp.where(out == -xp.inf, neg, out).astype(d, copy=False)
+
+    # As MLX (a chain of wheres): no gradient where the input was replaced.
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [self._mask(primals[0], cotangents[0])]
+
+    def jvp(self, primals, tangents, argnums):
+        return [self._mask(primals[0], tangents[0])]
+
+    @staticmethod
+    def _mask(x, g):
+        if x._dtype.kind in "biu":
+            return g
+        from .creation import zeros_like
+        from .select import where
+
+        return where(isfinite(x), g, zeros_like(g))
+
+    def vmap(self, inputs, axes):
+        return [nan_to_num(inputs[0], self.nan, self.posinf, self.neginf)], [axes[0]]
 
 
 def nan_to_num(
@@ -406,6 +537,16 @@ class AsType(Unary):
                 with np.errstate(invalid="ignore", over="ignore"):  # nan / out of range
                     return x.astype(self.dtype.np)
         return x.astype(self.dtype.np)
+
+    # MLX: the gradient passes through, cast back to the input dtype (also to integers).
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [astype(cotangents[0], primals[0]._dtype)]
+
+    def jvp(self, primals, tangents, argnums):
+        return [astype(tangents[0], self.dtype)]
+
+    def vmap(self, inputs, axes):
+        return [astype(inputs[0], self.dtype)], [axes[0]]
 
 
 _ASTYPE = {d: AsType(d) for d in dt.ALL_DTYPES}
