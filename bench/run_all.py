@@ -35,19 +35,24 @@ KNOWN = {
     "crossing": (["--quick"], True, 240),
 }
 ORDER = ["overhead", "streams", "random", "grad", "seed", "crossing"]
+# Tools that live in bench/ but measure nothing for the summary.
+TOOLS = {"profile_chain"}
 DEFAULT_LIMIT = 120
 
 # Runs a benchmark as __main__ with the standard library's modules loaded first: a benchmark
 # file named like a stdlib module (bench/random.py) must not shadow it for the others.
 _RUNNER = (
     "import sys, random, runpy; import numpy.random; "
-    "p = sys.argv[1]; sys.argv = sys.argv[1:]; runpy.run_path(p, run_name='__main__')"
+    "p = sys.argv[1]; sys.argv = sys.argv[1:]; sys.path.insert(0, p.rpartition('/')[0]); "
+    "runpy.run_path(p, run_name='__main__')"
 )
 
 
 def discover() -> list[str]:
     names = [
-        p.stem for p in HERE.glob("*.py") if not p.stem.startswith("_") and p.stem != "run_all"
+        p.stem
+        for p in HERE.glob("*.py")
+        if not p.stem.startswith("_") and p.stem != "run_all" and p.stem not in TOOLS
     ]
     return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 

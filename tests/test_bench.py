@@ -84,3 +84,15 @@ def test_readme_block_is_replaced(run_all, tmp_path):
     plain.write_text("no markers\n")
     assert not mod.update_readme(plain, "x", "m", "d", rows)
     assert plain.read_text() == "no markers\n"
+
+
+def test_benchmark_can_import_its_siblings(run_all, tmp_path, capsys):
+    mod, bench = run_all
+    (bench / "_helper.py").write_text("VALUE = 42\n")
+    (bench / "random.py").write_text("print('shadow')\n")  # named like a stdlib module
+    (bench / "uses.py").write_text(
+        "import random\nimport _helper\nassert hasattr(random, 'SystemRandom')\n"
+        "print('xx  v\\n--  --\\na   ' + str(_helper.VALUE))\n"
+    )
+    assert mod.main(["--out", str(tmp_path / "r.md"), "--only", "uses"]) == 0
+    assert "| uses | xx: a | ok | v: 42 |" in (tmp_path / "r.md").read_text()

@@ -205,12 +205,14 @@ def run_traced(ex, batch) -> None:
     rec = recorder
     run = ex.run_batch
     if rec is None:
-        run(batch, True)
+        run(list(batch), True)
         return
     lane = ex.stream
     ops = rec.ops
     waits = rec.waits
-    for item in batch:
+    for k in range(len(batch)):
+        item = batch[k]
+        batch[k] = None  # as the untraced loop: intermediates die once consumed
         n, prep = item
         if prep is not None:
             for i in prep:
@@ -234,7 +236,7 @@ def run_traced(ex, batch) -> None:
                 ex._finished(n._seq)
                 break
         else:
-            run((item,), True)
+            run([item], True)
         e = _now()
         ops.append((lane, n._seq, prim, ins, outs, t, e, n._error is not None, _ident()))
 
