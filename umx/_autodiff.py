@@ -44,11 +44,13 @@ def on_stream(stream):
     st.device = stream.device
     st.defaults[stream.device] = stream
     st.current = stream
+    st.by_type.clear()
     try:
         yield
     finally:
         st.device = old_device
         st.current = old_current
+        st.by_type.clear()
         if old_default is None:
             st.defaults.pop(stream.device, None)
         else:

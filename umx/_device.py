@@ -171,6 +171,7 @@ class _ThreadState(threading.local):
         self.defaults: dict[Device, Stream] = {}
         self.created: list[Stream] = []
         self.current: Stream | None = None  # cached default stream of the default device
+        self.by_type: dict = {}  # id(DeviceType) -> its default stream (a cache)
 
 
 cpu_device = Device(DeviceType.cpu, 0)
@@ -197,6 +198,7 @@ def set_default_device(device: Device | DeviceType) -> None:
         raise ValueError("[set_default_device] Cannot set gpu device without gpu backend.")
     _state.device = dev
     _state.current = None
+    _state.by_type.clear()
 
 
 def default_stream(device: Device | DeviceType) -> Stream:
@@ -216,6 +218,7 @@ def set_default_stream(s: Stream) -> None:
         raise TypeError(f"[set_default_stream] Expected a Stream, got {s!r}.")
     _state.defaults[s.device] = s
     _state.current = None
+    _state.by_type.clear()
 
 
 def new_stream(device: Device | DeviceType) -> Stream:
@@ -243,6 +246,7 @@ def clear_streams() -> None:
     st.created.clear()
     st.defaults.clear()
     st.current = None
+    st.by_type.clear()
 
 
 def current_stream() -> Stream:
@@ -264,10 +268,13 @@ def resolve_stream(s) -> Stream:
         if s.owner is not None and s.owner != threading.get_ident():
             raise RuntimeError(f"There is no Stream({s.device.type.name}, {s.index}) in current thread.")
         return s
-    if isinstance(s, DeviceType):
-        if s is _state.device.type:
-            return current_stream()
-        return default_stream(Device(s))
+    if type(s) is DeviceType:  # mx.cpu / mx.gpu: cached per thread (ids: Enum hashing is slow)
+        st = _state
+        c = st.by_type.get(id(s))
+        if c is None:
+            c = current_stream() if s is st.device.type else default_stream(Device(s))
+            st.by_type[id(s)] = c
+        return c
     if isinstance(s, Device):
         if s == _state.device:
             return current_stream()
@@ -286,9 +293,11 @@ def stream(s):
     st.device = target.device
     st.defaults[target.device] = target
     st.current = None
+    st.by_type.clear()
     try:
         yield None  # as MLX's StreamContext
     finally:
         st.device = old_device
         st.defaults = old_defaults
         st.current = None
+        st.by_type.clear()
