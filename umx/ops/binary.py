@@ -28,11 +28,12 @@ class Binary(Primitive):
     __slots__ = ()
     op = None
     partials = None
+    conj = True  # conjugate complex partials in the vjp (MLX does not for power)
 
     def vjp(self, primals, cotangents, argnums, outputs):
         ds = self.partials(primals[0], primals[1], outputs[0])
         c = cotangents[0]
-        return [unbroadcast(_times(c, ds[k], True), primals[k]._shape) for k in argnums]
+        return [unbroadcast(_times(c, ds[k], self.conj), primals[k]._shape) for k in argnums]
 
     def jvp(self, primals, tangents, argnums):
         x, y = primals
@@ -344,6 +345,7 @@ remainder, Remainder = _declare(
     partials=lambda x, y, o: (1, negative(floor(divide(x, y)))),
 )  # fmt: skip
 power, Power = _declare("power", _power, "Elementwise power.", partials=_power_partials)
+Power.conj = False
 maximum, Maximum = _declare(
     "maximum", lambda xp, x, y: xp.maximum(x, y), "Elementwise maximum (NaN propagates).",
     partials=_maximum_partials,
