@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _dtypes as dt
 from ._primitive import Primitive
+from ._rules import vmap_by_loop, zero_jvp, zero_vjp
 
 _M32 = 0xFFFFFFFF
 _PARITY = 0x1BD11BDA
@@ -178,6 +179,12 @@ def random_words(xp, key, n: int):
 class RandomBits(Primitive):
     """Raw random bits of ``width`` bytes per element drawn from a key."""
 
+    # Samples do not depend differentiably on the key (MLX: zero gradient); batched keys
+    # draw independently, slice by slice.
+    vjp = zero_vjp
+    jvp = zero_jvp
+    vmap = vmap_by_loop
+
     __slots__ = ("shape", "width")
     name = "random_bits"
 
@@ -210,6 +217,12 @@ def below_one(d: dt.Dtype):
 
 class Uniform01(Primitive):
     """Uniform samples in ``[0, 1)`` of a float dtype, as MLX maps 32 bits to a float."""
+
+    # Samples do not depend differentiably on the key (MLX: zero gradient); batched keys
+    # draw independently, slice by slice.
+    vjp = zero_vjp
+    jvp = zero_jvp
+    vmap = vmap_by_loop
 
     __slots__ = ("shape", "dtype")
     name = "uniform"
@@ -411,6 +424,12 @@ def erf32(xp, v):
 class Float32Fn(Primitive):
     """One of MLX's float32 functions applied elementwise (float32 in, float32 out)."""
 
+    # Samples do not depend differentiably on the key (MLX: zero gradient); batched keys
+    # draw independently, slice by slice.
+    vjp = zero_vjp
+    jvp = zero_jvp
+    vmap = vmap_by_loop
+
     __slots__ = ("fn",)
     name = "random_fn"
     _FNS = {"log": logf, "erfinv": erfinv32, "erf": erf32}
@@ -425,6 +444,12 @@ class Float32Fn(Primitive):
 class ArgmaxFirst(Primitive):
     """Index (uint32) of the first maximum along ``axis``."""
 
+    # Samples do not depend differentiably on the key (MLX: zero gradient); batched keys
+    # draw independently, slice by slice.
+    vjp = zero_vjp
+    jvp = zero_jvp
+    vmap = vmap_by_loop
+
     __slots__ = ("axis",)
     name = "argmax"
 
@@ -437,6 +462,23 @@ class ArgmaxFirst(Primitive):
 
 class PermuteBy(Primitive):
     """``x`` reordered along ``axis`` by a stable argsort of random ``bits``."""
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        from .ops.index import take
+        from .ops.sort import argsort
+
+        inverse = argsort(argsort(primals[1]))  # the permutation's inverse
+        return [take(cotangents[0], inverse, axis=self.axis) if k == 0 else None for k in argnums]
+
+    def jvp(self, primals, tangents, argnums):
+        from ._array import node
+
+        if 0 not in argnums:
+            return None
+        t, bits = tangents[argnums.index(0)], primals[1]
+        return [node(self, (t, bits), t._shape, t._dtype, t._stream or bits._stream)]
+
+    vmap = vmap_by_loop
 
     __slots__ = ("axis",)
     name = "permutation"
@@ -451,6 +493,12 @@ class PermuteBy(Primitive):
 
 class MvnScale(Primitive):
     """``z @ sqrt(cov)`` (batched): standard normal rows to correlated samples."""
+
+    # Samples do not depend differentiably on the key (MLX: zero gradient); batched keys
+    # draw independently, slice by slice.
+    vjp = zero_vjp
+    jvp = zero_jvp
+    vmap = vmap_by_loop
 
     __slots__ = ()
     name = "multivariate_normal"

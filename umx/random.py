@@ -222,6 +222,7 @@ def _complex_normal(shape, loc, scale, k, s) -> array:
 class _AsComplex(rb.Primitive):
     __slots__ = ()
     name = "as_complex"
+    vjp, jvp, vmap = rb.zero_vjp, rb.zero_jvp, rb.vmap_by_loop  # random samples: no gradient
 
     def eval(self, xp, x):
         x = xp.ascontiguousarray(x)
@@ -345,6 +346,7 @@ def categorical(
 class _ExpandLast(rb.Primitive):
     __slots__ = ()
     name = "expand_dims"
+    vjp, jvp, vmap = rb.zero_vjp, rb.zero_jvp, rb.vmap_by_loop  # only applied to random bits
 
     def eval(self, xp, x):
         return x[..., None]
