@@ -288,6 +288,7 @@ def main(argv=None) -> int:
     )
     p.add_argument("--out", help="the results file (default: bench/results/<date>-<machine>.md)")
     a = p.parse_args(argv)
+    cmd = "".join(" " + x for x in (sys.argv[1:] if argv is None else argv))
 
     cuda = has_cuda()
     names = discover()
@@ -329,7 +330,7 @@ def main(argv=None) -> int:
             "",
             f"- machine: {desc}",
             f"- commit: {_commit()}",
-            f"- command: `make bench` (`python bench/run_all.py`), {total:.0f} s in all",
+            f"- command: `python bench/run_all.py{cmd}` (`make bench`), {total:.0f} s in all",
         ]
         if skipped:
             doc.append(f"- skipped (need CUDA): {', '.join(skipped)}")

@@ -250,7 +250,7 @@ def test_cli_writes_png(tmp_path, rng):
         timeout=120,
     )
     assert r.returncode == 0, r.stderr
-    assert "cpu:" in r.stdout and "wrote" in r.stdout
+    assert ("cpu:" in r.stdout or "gpu:" in r.stdout) and "wrote" in r.stdout
     assert r.stderr == ""
     _png_size(tmp_path / "run.png")
 
@@ -344,3 +344,35 @@ def test_dot_multi_output_shares_one_op():
     (op,) = re.findall(r'^\s*(op\d+) \[label="split', text, re.M)
     outs = [e for e in _edges(text) if e[0] == op]
     assert len(outs) == 3
+
+
+@pytest.mark.gpu
+def test_gpu_lane_with_device_times_and_a_wait_on_the_cpu():
+    a = mx.random.uniform(shape=(4096, 512))
+    b = mx.random.uniform(shape=(512, 4)) * 0.01
+    mx.eval(a, b)
+    g = mx.new_stream(mx.gpu)
+    c = mx.new_stream(mx.cpu)
+    mx.eval(_seed(a, b, g, c, n=5))  # warm-up (kernels compiled)
+    with mx.profile() as p:
+        x, y = _seed(a, b, g, c, n=200)
+        z = mx.add(mx.sum(x, stream=g), mx.sum(y, stream=c), stream=c)
+        mx.eval(z)
+    ev = p.events
+    lanes = _lanes(ev)
+    (mm,) = _ops(ev, "matmul")
+    assert lanes[mm["tid"]] == f"gpu:{g.index}" and mm["args"]["device"] == "gpu:0"
+    assert mm["dur"] > 0
+    exps = _ops(ev, "exp")
+    assert {lanes[e["tid"]] for e in exps} == {f"cpu:{c.index}"}
+    (add,) = _ops(ev, "add")
+    sums = _ops(ev, "sum")
+    gsum = [s for s in sums if lanes[s["tid"]].startswith("gpu")][0]
+    # device times are on the host clock: the GPU sum ends before the CPU add that needs it
+    assert gsum["ts"] + gsum["dur"] <= add["ts"] + 50.0
+    flows = [e for e in ev if e.get("ph") == "s"]
+    assert any(lanes[f["tid"]].startswith("gpu") for f in flows)
+    assert _trace.recorder is None
+    from umx.backends import _cuda_exec
+
+    assert not hasattr(_cuda_exec.GpuExecutor.run_batch, "_umx_plain")  # unhooked

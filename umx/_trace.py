@@ -55,6 +55,9 @@ class Recorder:
         # (stream, seq, src_stream, src_seq, start, end): start/end None when no wait was
         # needed (the input was ready): then it is a dependency arrow only.
         self.waits: list = []
+        # GPU ops, timed by CUDA events until ``calibrate`` puts them on the host clock:
+        # (executor, seq, prim, inputs, outputs, start event, end event, failed, thread)
+        self.gpu_ops: list = []
 
     # -- recording (called from the executors' threads; list.append is atomic) ---------------
     def op(self, stream, seq, prim, inputs, outputs, start, end, failed=False) -> None:
@@ -62,6 +65,32 @@ class Recorder:
 
     def wait(self, stream, seq, src_stream, src_seq, start, end) -> None:
         self.waits.append((stream, seq, src_stream, src_seq, start, end))
+
+    def calibrate(self) -> None:
+        """Turn the GPU ops' CUDA event times into host times (once their work is done).
+
+        Per CUDA stream, an event recorded after everything and synchronised gives a host
+        time for a device time; each op's events are placed relative to it (the host sees the
+        reference a few microseconds late, so GPU slices may sit that much late)."""
+        gpu, self.gpu_ops = self.gpu_ops, []
+        if not gpu:
+            return
+        import cupy
+
+        refs = {}
+        for ex, seq, prim, ins, outs, e0, e1, failed, thr in gpu:
+            ref = refs.get(ex)
+            if ref is None:
+                with cupy.cuda.Device(ex.device_id):
+                    ev = cupy.cuda.Event()
+                    ev.record(ex.cs)
+                    ev.synchronize()
+                    ref = refs[ex] = (ev, _now())
+            ev, th = ref
+            el = cupy.cuda.get_elapsed_time
+            start = th - int(el(e0, ev) * 1e6)
+            end = th - int(el(e1, ev) * 1e6)
+            self.ops.append((ex.stream, seq, prim, ins, outs, start, max(end, start), failed, thr))
 
     # -- export -------------------------------------------------------------------------------
     def chrome_events(self) -> list:
@@ -241,6 +270,79 @@ def run_traced(ex, batch) -> None:
         ops.append((lane, n._seq, prim, ins, outs, t, e, n._error is not None, _ident()))
 
 
+def run_traced_gpu(ex, batch, run) -> None:
+    """The GPU executor's traced loop: each node enqueued as a batch of one by ``run`` (the
+    executor's own ``run_batch``) between two timing CUDA events on its CUDA stream."""
+    rec = recorder
+    if rec is None:
+        run(ex, batch)
+        return
+    import cupy
+
+    lane = ex.stream
+    waits, gpu_ops = rec.waits, rec.gpu_ops
+    Event = cupy.cuda.Event
+    with cupy.cuda.Device(ex.device_id):
+        for k in range(len(batch)):
+            item = batch[k]
+            batch[k] = None
+            n, prep = item
+            if prep is not None:
+                for i in prep:
+                    s = i._stream
+                    if s is None or s is lane:
+                        continue
+                    src = s.executor
+                    t = e = None
+                    if (
+                        src is not None
+                        and not getattr(src, "gpu", False)
+                        and i._data is None
+                        and i._error is None
+                    ):  # a CPU producer still running: the submitting thread waits for it
+                        t = _now()
+                        src.wait_for(i._seq)
+                        e = _now()
+                    waits.append((lane, n._seq, s, i._seq, t, e))
+            prim = n._prim
+            ins = tuple((i._shape, i._dtype) for i in n._inputs)
+            outs = _outs(n) if prim is not None else ()
+            e0 = Event()
+            e0.record(ex.cs)
+            run(ex, [item])
+            e1 = Event()
+            e1.record(ex.cs)
+            gpu_ops.append((ex, n._seq, prim, ins, outs, e0, e1, n._error is not None, _ident()))
+
+
+def _gpu_hook(on: bool) -> None:
+    """Route the GPU executors' batches through ``run_traced_gpu`` while a profile records
+    (the class's method is swapped, so nothing is added to the untraced path)."""
+    from .backends import gpu_backend
+
+    if gpu_backend() is None:
+        return
+    try:
+        from .backends import _cuda_exec
+    except ImportError:
+        return
+    cls = _cuda_exec.GpuExecutor
+    cur = cls.__dict__.get("run_batch")
+    if cur is None:
+        return
+    if on and not hasattr(cur, "_umx_plain"):
+
+        def run_batch(self, batch, *args, _plain=cur):
+            if args:  # an explicit untraced call
+                return _plain(self, batch, *args)
+            run_traced_gpu(self, batch, _plain)
+
+        run_batch._umx_plain = cur
+        cls.run_batch = run_batch
+    elif not on and hasattr(cur, "_umx_plain"):
+        cls.run_batch = cur._umx_plain
+
+
 class profile:
     """Record every op evaluated inside the ``with`` block, on every stream.
 
@@ -264,6 +366,7 @@ class profile:
                 raise RuntimeError("[profile] A profile is already active.")
             self._rec = recorder = Recorder()
             _scheduler.tracing = True
+            _gpu_hook(True)
         self._events = None
         return self
 
@@ -273,8 +376,10 @@ class profile:
 
         try:
             _scheduler.synchronize()
+            self._rec.calibrate()
         finally:
             _scheduler.tracing = False
+            _gpu_hook(False)
             recorder = None
         if self.path is not None:
             self.save(self.path)
