@@ -282,9 +282,11 @@ class LogCumSumExp(Scan):
     op = "logaddexp"
 
     @staticmethod
-    def _signed_logs(c):
-        """log|c| split by sign (-inf elsewhere), so that sums stay in log space."""
-        la = mx.log(mx.abs(c))
+    def _signed_logs(c, shift):
+        """``log|c| + shift`` split by the sign of ``c`` (-inf elsewhere), so that signed
+        sums stay in log space. No NaN appears for ``c == 0`` (not even in derivatives),
+        where a NaN would hide the other terms of a shared input's cotangent."""
+        la = mx.log(mx.where(mx.not_equal(c, 0), mx.abs(c), 1)) + shift
         ninf = float("-inf")
         return mx.where(mx.greater(c, 0), la, ninf), mx.where(mx.less(c, 0), la, ninf)
 
@@ -294,9 +296,9 @@ class LogCumSumExp(Scan):
         c = self._flat(cotangents[0])[0]
         y = self._flat(outputs[0])[0]
         r, inc = not self.reverse, self.inclusive
-        pos, neg = self._signed_logs(c)
-        gp = mx.exp(mx.logcumsumexp(pos - y, ax, reverse=r, inclusive=inc) + x)
-        gn = mx.exp(mx.logcumsumexp(neg - y, ax, reverse=r, inclusive=inc) + x)
+        pos, neg = self._signed_logs(c, -y)
+        gp = mx.exp(mx.logcumsumexp(pos, ax, reverse=r, inclusive=inc) + x)
+        gn = mx.exp(mx.logcumsumexp(neg, ax, reverse=r, inclusive=inc) + x)
         return [back(gp - gn)]
 
     def jvp(self, primals, tangents, argnums):
@@ -306,9 +308,9 @@ class LogCumSumExp(Scan):
         y = mx.logcumsumexp(x, ax, reverse=r, inclusive=inc)
         empty = mx.equal(y, float("-inf"))  # exclusive scans start with an empty sum
         y = mx.where(empty, 0, y)
-        pos, neg = self._signed_logs(t)
-        dp = mx.exp(mx.logcumsumexp(x + pos, ax, reverse=r, inclusive=inc) - y)
-        dn = mx.exp(mx.logcumsumexp(x + neg, ax, reverse=r, inclusive=inc) - y)
+        pos, neg = self._signed_logs(t, x)
+        dp = mx.exp(mx.logcumsumexp(pos, ax, reverse=r, inclusive=inc) - y)
+        dn = mx.exp(mx.logcumsumexp(neg, ax, reverse=r, inclusive=inc) - y)
         return [mx.where(empty, 0, dp - dn)]
 
 
