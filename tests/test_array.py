@@ -302,3 +302,15 @@ def test_printoptions_match_mlx():
     with mx.printoptions(precision=2):
         assert repr(mx.array([1.23456])) == "array([1.23], dtype=float32)"
     assert repr(mx.array([1.23456])) == "array([1.23456], dtype=float32)"
+
+
+def test_from_dlpack_shares_memory_and_converts_float64():
+    a = np.arange(4, dtype=np.int16)
+    m = mx.from_dlpack(a)
+    assert m.dtype == mx.int16 and np.shares_memory(np.asarray(m), a)
+    c = mx.from_dlpack(a, copy=True)
+    assert not np.shares_memory(np.asarray(c), a)
+    f = mx.from_dlpack(np.array([1.0, 2.0]))
+    assert f.dtype == mx.float32 and f.tolist() == [1.0, 2.0]
+    with pytest.raises(TypeError, match=r"\[from_dlpack\]"):
+        mx.from_dlpack([1, 2])

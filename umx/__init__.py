@@ -59,6 +59,7 @@ from ._dtypes import (
     unsignedinteger,
 )
 from ._eval import async_eval, eval
+from ._interop import from_dlpack
 from ._printing import printoptions, set_printoptions
 from ._trace import profile
 from ._dot import export_to_dot
