@@ -87,6 +87,7 @@ class Scan(Primitive):
     """An inclusive or exclusive scan along ``axis`` (None: the flattened array)."""
 
     __slots__ = ("axis", "reverse", "inclusive")
+    name = "scan"
     op = ""  # the combining operation: sum, prod, max, min or logaddexp
 
     def __init__(self, axis, reverse: bool, inclusive: bool) -> None:
