@@ -37,7 +37,11 @@ def machine() -> str:
 
 def table(rows, headers) -> str:
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    line = lambda r: "  ".join(
-        str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))
-    )  # noqa: E731
+
+    def line(r) -> str:
+        cells = zip(r, widths)
+        return "  ".join(
+            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(cells)
+        )
+
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])

@@ -57,8 +57,10 @@ def main() -> None:
     for name, (d1, d2) in placements.items():
         x, y = fun(a, b, d1, d2)
         mx.eval(x, y)
-        ok = np.allclose(np.array(x), ref_x, rtol=1e-4) and np.allclose(np.array(y), ref_y, rtol=1e-4)
-        rows.append((f"umx {name}", median_ms(lambda: mx.eval(fun(a, b, d1, d2))), ok))
+        ok = np.allclose(np.array(x), ref_x, rtol=1e-4) and np.allclose(
+            np.array(y), ref_y, rtol=1e-4
+        )
+        rows.append((f"umx {name}", median_ms(lambda d1=d1, d2=d2: mx.eval(fun(a, b, d1, d2))), ok))
 
     base = rows[0][1]
     print(f"{'placement':<40} {'median ms':>10} {'vs NumPy':>9}  result")

@@ -111,3 +111,17 @@ def test_kernels_on_cupy():
             exp = np.array(out)
             assert got.dtype == exp.dtype and got.shape == exp.shape
             np.testing.assert_allclose(got, exp, rtol=2e-3, atol=1e-6)
+
+
+@needs_mlx
+@pytest.mark.parametrize("n,axis", [(1, -1), (2, -1), (1, 0), (0, -1), (5, -1)])
+def test_diff_matches_mlx(n, axis):
+    x = np.array([[1, 4, 9], [2, 3, 7]], np.int32)
+    got, want = mx.diff(mx.array(x), n=n, axis=axis), mlx.diff(mlx.array(x), n=n, axis=axis)
+    assert got.dtype == mx.int32 and got.shape == tuple(want.shape)
+    np.testing.assert_array_equal(np.array(got), np.array(want))
+    np.testing.assert_array_equal(np.array(mx.diff(mx.array([True, False, True]))), [True, True])
+    with pytest.raises(ValueError, match=r"\[diff\]"):
+        mx.diff(mx.array(x), n=-1)
+    with pytest.raises(IndexError, match=r"\[diff\]"):
+        mx.diff(mx.array(x), axis=3)

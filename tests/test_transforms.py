@@ -57,7 +57,9 @@ def test_argnums_argnames():
 def test_grad_errors():
     with pytest.raises(ValueError, match=r"\[vjp\]|\[grad\]"):
         mx.grad(lambda x: x * 2)(mx.array([1.0, 2.0]))
-    with pytest.raises(ValueError, match=r"\[grad\] Can't compute the gradient of argument index 3"):
+    with pytest.raises(
+        ValueError, match=r"\[grad\] Can't compute the gradient of argument index 3"
+    ):
         mx.grad(lambda x: x * 2, argnums=3)(mx.array(1.0))
     with pytest.raises(ValueError, match="only arrays"):
         mx.grad(lambda x: x * 2)(1.0)
@@ -105,7 +107,20 @@ def test_derivative_ops_run_on_the_forward_stream():
     assert s in streams
 
 
-_UNARY = ["exp", "log", "sin", "cos", "tanh", "sqrt", "sigmoid", "square", "arctan", "log1p", "erf", "abs"]
+_UNARY = [
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "tanh",
+    "sqrt",
+    "sigmoid",
+    "square",
+    "arctan",
+    "log1p",
+    "erf",
+    "abs",
+]
 
 
 @pytest.mark.parametrize("name", _UNARY)
@@ -121,7 +136,17 @@ def test_unary_vjp_and_jvp_match_finite_differences(name):
     np.testing.assert_allclose(np.array(jt), np.array(g) * t, rtol=1e-5, atol=1e-7)
 
 
-_BINARY = ["add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "arctan2", "logaddexp"]
+_BINARY = [
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "power",
+    "maximum",
+    "minimum",
+    "arctan2",
+    "logaddexp",
+]
 
 
 @pytest.mark.parametrize("name", _BINARY)
@@ -130,7 +155,9 @@ def test_binary_vjp_with_broadcasting(name):
     x = rng.uniform(0.5, 1.5, size=(2, 3))
     y = rng.uniform(0.5, 1.5, size=(3,))
     f = getattr(mx, name)
-    gx, gy = mx.grad(lambda a, b: mx.sum(f(a, b)), argnums=(0, 1))(mx.array(x, mx.float64), mx.array(y, mx.float64))
+    gx, gy = mx.grad(lambda a, b: mx.sum(f(a, b)), argnums=(0, 1))(
+        mx.array(x, mx.float64), mx.array(y, mx.float64)
+    )
     fx = lambda v: float(np.array(mx.sum(f(mx.array(v, mx.float64), mx.array(y, mx.float64)))))  # noqa: E731
     fy = lambda v: float(np.array(mx.sum(f(mx.array(x, mx.float64), mx.array(v, mx.float64)))))  # noqa: E731
     np.testing.assert_allclose(np.array(gx), fd_grad(fx, x), rtol=1e-5, atol=1e-7)
@@ -215,7 +242,11 @@ def test_mlp_gradients_match_mlx():
         h = lib.tanh(lib.matmul(lib.array(x), w1) + b1)
         return lib.mean(lib.square(lib.matmul(h, w2)))
 
-    g_umx = mx.grad(lambda *p: loss(mx, *p), argnums=(0, 1, 2))(mx.array(w1), mx.array(b1), mx.array(w2))
-    g_mlx = mlx.grad(lambda *p: loss(mlx, *p), argnums=(0, 1, 2))(mlx.array(w1), mlx.array(b1), mlx.array(w2))
+    g_umx = mx.grad(lambda *p: loss(mx, *p), argnums=(0, 1, 2))(
+        mx.array(w1), mx.array(b1), mx.array(w2)
+    )
+    g_mlx = mlx.grad(lambda *p: loss(mlx, *p), argnums=(0, 1, 2))(
+        mlx.array(w1), mlx.array(b1), mlx.array(w2)
+    )
     for a, b in zip(g_umx, g_mlx):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-4, atol=1e-5)

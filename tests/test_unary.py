@@ -72,6 +72,8 @@ def test_unary_float_values_vs_numpy(x, name, d):
         # rounding the float32-exact input matches NumPy exactly
         check(out, want.astype(out.dtype.np) if out.dtype != mx.bfloat16 else want, rtol=0, atol=0)
     else:
+        # Results beyond the dtype's range overflow to inf there, as in MLX.
+        want = np.asarray(want).astype(out.dtype.np).astype(np.asarray(want).dtype)
         check(out, want, rtol=tol, atol=tol)
     assert out.shape == a.shape
 

@@ -96,7 +96,7 @@ _device._init_default_device()
 _methods.bind()
 
 
-def synchronize(stream: Stream | None = None) -> None:
+def synchronize(stream: Stream | None = None) -> None:  # noqa: F811 - MLX's parameter name
     """Wait until all work queued on ``stream`` (default: every stream in use) finished."""
     from ._scheduler import synchronize as _sync
 

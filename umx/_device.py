@@ -266,7 +266,9 @@ def resolve_stream(s) -> Stream:
         return cur if cur is not None else current_stream()
     if type(s) is Stream:
         if s.owner is not None and s.owner != threading.get_ident():
-            raise RuntimeError(f"There is no Stream({s.device.type.name}, {s.index}) in current thread.")
+            raise RuntimeError(
+                f"There is no Stream({s.device.type.name}, {s.index}) in current thread."
+            )
         return s
     if type(s) is DeviceType:  # mx.cpu / mx.gpu: cached per thread (ids: Enum hashing is slow)
         st = _state

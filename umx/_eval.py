@@ -126,7 +126,8 @@ def _schedule(outputs, inline: bool):
         for ex, b in batches.items():
             if ex.submit(b, ex is chosen):
                 drain = ex
-            elif ex._worker is not None and not ex.picked.is_set():
+            elif ex.just_woken:
+                ex.just_woken = False
                 woken.append(ex)
     if drain is not None:
         # The caller is about to run Python ops inline, holding the GIL: let each woken

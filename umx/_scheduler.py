@@ -40,6 +40,7 @@ class Executor:
         self._wake = threading.Semaphore(0)
         self._worker: threading.Thread | None = None
         self.picked = threading.Event()  # set when the worker has taken a batch
+        self.just_woken = False  # the last submit woke the worker (read by the scheduler)
 
     # -- submission -----------------------------------------------------------------------
     def submit(self, batch, inline: bool) -> bool:
@@ -77,6 +78,7 @@ class Executor:
             self._worker = t
             t.start()
         self.picked.clear()
+        self.just_woken = True
         self._wake.release()
 
     def _work(self) -> None:

@@ -46,4 +46,6 @@ def tree_map(f, tree):
 def check_array_leaves(leaves, op: str) -> None:
     for x in leaves:
         if not isinstance(x, array):
-            raise ValueError(f"[{op}] The argument should contain only arrays, got {type(x).__name__}.")
+            raise ValueError(
+                f"[{op}] The argument should contain only arrays, got {type(x).__name__}."
+            )

@@ -82,7 +82,9 @@ def loop_rule(n, inputs, axes, size: int):
         if n._prim.multi:
             from ._primitive import multi_node
 
-            res = multi_node(n._prim, ins_b, [o._shape for o in outs], [o._dtype for o in outs], n._stream)
+            res = multi_node(
+                n._prim, ins_b, [o._shape for o in outs], [o._dtype for o in outs], n._stream
+            )
         else:
             res = [node(n._prim, ins_b, n._shape, n._dtype, n._stream)]
         for k, r in enumerate(res):
@@ -104,11 +106,15 @@ def vmap(fun, in_axes=0, out_axes=0):
         for x, ax in zip(leaves, axes):
             if ax is None or not isinstance(x, array):
                 if ax is not None:
-                    raise ValueError(f"[vmap] Mapped argument of type {type(x).__name__} is not an array.")
+                    raise ValueError(
+                        f"[vmap] Mapped argument of type {type(x).__name__} is not an array."
+                    )
                 placeholders.append(x)
                 continue
             if not -x.ndim <= ax < x.ndim:
-                raise ValueError(f"[vmap] Axis {ax} is out of bounds for array with {x.ndim} dimensions.")
+                raise ValueError(
+                    f"[vmap] Axis {ax} is out of bounds for array with {x.ndim} dimensions."
+                )
             ax = ax % x.ndim
             if size is None:
                 size = x._shape[ax]
@@ -136,7 +142,11 @@ def vmap(fun, in_axes=0, out_axes=0):
                     res, res_axes = loop_rule(n, vin, vax, size)
             for s, r, a in zip(list(n._siblings) if n._prim.multi else [n], res, res_axes):
                 batched[id(s)] = (r, a)
-        oaxes = [out_axes] * len(out_leaves) if not isinstance(out_axes, (list, tuple)) else list(out_axes)
+        oaxes = (
+            [out_axes] * len(out_leaves)
+            if not isinstance(out_axes, (list, tuple))
+            else list(out_axes)
+        )
         if len(oaxes) != len(out_leaves):
             raise ValueError("[vmap] out_axes must match the number of outputs.")
         results = []

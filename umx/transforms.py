@@ -80,7 +80,9 @@ def _zeros(x):
     return zeros_like(x)
 
 
-def value_and_grad(fun: Callable, argnums: int | Sequence[int] | None = None, argnames: str | Sequence[str] = ()):
+def value_and_grad(
+    fun: Callable, argnums: int | Sequence[int] | None = None, argnames: str | Sequence[str] = ()
+):
     """A function returning ``(fun(*args), gradient)`` with respect to ``argnums`` / ``argnames``.
 
     ``fun`` returns a scalar array, or a tuple whose first element is the scalar to
@@ -111,7 +113,9 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] | None = None, ar
                 )
         for name in argnames:
             if name not in kwargs:
-                raise ValueError(f"[grad] Can't compute the gradient of keyword argument '{name}' because it was not passed.")
+                raise ValueError(
+                    f"[grad] Can't compute the gradient of keyword argument '{name}' because it was not passed."
+                )
         pos = [k % len(args) for k in nums]
         targets = [args[k] for k in pos] + [kwargs[n] for n in argnames]
         flat, structs = [], []
@@ -153,7 +157,11 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] | None = None, ar
             g = pos_trees[0]
         elif argnames:
             g = (
-                (pos_trees[0] if len(pos_trees) == 1 and isinstance(argnums, int) else tuple(pos_trees) or None),
+                (
+                    pos_trees[0]
+                    if len(pos_trees) == 1 and isinstance(argnums, int)
+                    else tuple(pos_trees) or None
+                ),
                 dict(zip(argnames, trees[len(pos) :])),
             )
         else:
@@ -163,7 +171,9 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] | None = None, ar
     return wrapped
 
 
-def grad(fun: Callable, argnums: int | Sequence[int] | None = None, argnames: str | Sequence[str] = ()):
+def grad(
+    fun: Callable, argnums: int | Sequence[int] | None = None, argnames: str | Sequence[str] = ()
+):
     """A function returning the gradient of scalar-valued ``fun`` (see ``value_and_grad``)."""
     vg = value_and_grad(fun, argnums, argnames)
 

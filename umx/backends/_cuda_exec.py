@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import _scheduler
 from .._scheduler import Executor, _fail, _inherit_error
+from . import _cuda_fuse as _fuse
 from . import _cuda_mem as mem
 
 _ndarray = cupy.ndarray
@@ -132,8 +133,13 @@ class GpuExecutor(Executor):
     def run_batch(self, batch) -> None:
         failed = False
         release = not getattr(_scheduler, "retain_graph", 0)
+        if release and len(batch) >= _fuse.MIN_CHAIN:
+            batch = _fuse.plan(batch)  # runs of elementwise ops become one kernel each
         with cupy.cuda.Device(self.device_id), self.cs, _using_allocator(mem.MEM.malloc):
             for n, prep in batch:
+                if n is None:  # a fused chain (prep holds its nodes)
+                    failed = self._run_chain(prep) or failed
+                    continue
                 try:
                     if failed and _inherit_error(n):
                         pass
@@ -160,6 +166,25 @@ class GpuExecutor(Executor):
                 self.enq = n._seq
             self._flush()
         mem.MEM.sample_peak()
+
+    def _run_chain(self, chain) -> bool:
+        """Launch a fused chain; only its last node gets a buffer (the others are private
+        to the chain). Returns True if it failed."""
+        last = chain[-1]
+        try:
+            src = chain[0]._inputs[0]
+            if src._error is not None:
+                raise src._error
+            last._data = _fix(_fuse.run_chain(cupy, chain, self._dev(src)), last._dtype.np)
+            for c in chain:
+                c._inputs = ()
+        except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
+            for c in chain:
+                _fail(c, exc)
+            return True
+        finally:
+            self.enq = last._seq
+        return False
 
     def _wait_inputs(self, prep) -> None:
         """Order this stream after the producers of inputs from other streams."""

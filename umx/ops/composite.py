@@ -15,7 +15,7 @@ from .._primitive import Primitive
 from .._rules import move_to_front
 from .reduce import reduce_axes
 
-__all__ = ["softmax"]
+__all__ = ["softmax", "diff"]
 
 _FLOAT = {d: dt.float_of(d) for d in dt.ALL_DTYPES}
 _HALF = (np.dtype(np.float16), dt.bfloat16.np)
@@ -81,3 +81,27 @@ METHODS: dict = {}
 
 # The transform rules above are written with the public ops of the package.
 import umx as mx  # noqa: E402
+
+
+def diff(a, /, n: int = 1, axis: int = -1, *, stream=None) -> array:
+    """The ``n``-th discrete difference along ``axis`` (``a[1:] - a[:-1]``, ``n`` times;
+    for booleans, ``a[1:] != a[:-1]``)."""
+    from .binary import not_equal, subtract
+
+    a = as_array(a, "diff")
+    if not isinstance(n, int) or n < 0:
+        raise ValueError("[diff] Order `n` must be non-negative.")
+    if not -a.ndim <= axis < max(a.ndim, 1) or a.ndim == 0:
+        raise IndexError("[diff] Axis is out of bounds for the array.")
+    axis %= a.ndim
+    head = (slice(None),) * axis
+    for _ in range(n):
+        if a.shape[axis] == 0:
+            break
+        hi, lo = a[head + (slice(1, None),)], a[head + (slice(None, -1),)]
+        a = (
+            not_equal(hi, lo, stream=stream)
+            if a.dtype is dt.bool_
+            else subtract(hi, lo, stream=stream)
+        )
+    return a

@@ -248,7 +248,15 @@ def _float_in(f):
 
 
 def _np(fname):
-    return _float_in(lambda xp, x: getattr(xp, fname)(x))
+    """The kernel of a float-valued ufunc: one call on the hot path (NumPy's resolved once)."""
+    npf = getattr(np, fname)
+
+    def k(xp, x):
+        if x.dtype.kind in "biu":
+            x = x.astype(np.float32)
+        return npf(x) if xp is np else getattr(xp, fname)(x)
+
+    return k
 
 
 def _abs_vjp(self, primals, cotangents, argnums, outputs):

@@ -1,0 +1,97 @@
+"""Fusing chains of elementwise unary ops into one CUDA kernel.
+
+A CuPy launch costs ~10-15 us of Python and driver time, so a chain of small elementwise
+ops on a GPU stream is launch-bound. When a batch holds a run of unary elementwise nodes
+where each intermediate is read only by the next node (nobody else holds it), the run is
+compiled once into one ElementwiseKernel (cached by its code) and launched once.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# CUDA C expressions of the unary primitives (by primitive name), over a value ``v``.
+EXPRS = {
+    "exp": "exp(v)", "expm1": "expm1(v)", "log": "log(v)", "log1p": "log1p(v)",
+    "log2": "log2(v)", "log10": "log10(v)", "sqrt": "sqrt(v)", "rsqrt": "rsqrt(v)",
+    "sin": "sin(v)", "cos": "cos(v)", "tan": "tan(v)", "arcsin": "asin(v)",
+    "arccos": "acos(v)", "arctan": "atan(v)", "sinh": "sinh(v)", "cosh": "cosh(v)",
+    "tanh": "tanh(v)", "arcsinh": "asinh(v)", "arccosh": "acosh(v)", "arctanh": "atanh(v)",
+    "negative": "-v", "abs": "fabs(v)", "square": "v * v", "reciprocal": "T(1) / v",
+    "sigmoid": "T(1) / (T(1) + exp(-v))", "erf": "erf(v)", "floor": "floor(v)",
+    "ceil": "ceil(v)", "copy": "v", "stop_gradient": "v",
+}  # fmt: skip
+_FLOATS = ("float32", "float64")
+MIN_CHAIN = 3  # shorter runs are not worth a (first-time) compile
+
+# A node in a chain is referenced by its batch entry, its consumer's inputs, the chain
+# list and getrefcount's own argument: more means someone else can still read it.
+_PRIVATE_REFS = 4
+
+
+def _fusable(n) -> bool:
+    prim = n._prim
+    return (
+        prim is not None
+        and not prim.multi
+        and prim.name in EXPRS
+        and type(prim).__module__ == "umx.ops.unary"
+        and n._dtype.name in _FLOATS
+        and len(n._inputs) == 1
+        and n._inputs[0]._dtype is n._dtype
+    )
+
+
+def plan(batch) -> list:
+    """The batch with runs of fusable nodes replaced by ``(None, [nodes...])`` entries."""
+    out = []
+    k, size = 0, len(batch)
+    while k < size:
+        n, prep = batch[k]
+        if prep is not None or not _fusable(n):
+            out.append(batch[k])
+            k += 1
+            continue
+        chain = [n]
+        j = k + 1
+        while j < size:
+            m, mprep = batch[j]
+            if (
+                mprep is not None
+                or not _fusable(m)
+                or m._inputs[0] is not chain[-1]
+                or m._dtype is not n._dtype
+                or sys.getrefcount(chain[-1]) > _PRIVATE_REFS + (len(chain) == 1)  # +1: local n
+            ):
+                break
+            chain.append(m)
+            j += 1
+        if len(chain) >= MIN_CHAIN:
+            out.append((None, chain))
+        else:
+            out.extend(batch[k:j])
+        k = j
+    return out
+
+
+def kernel_code(chain) -> str:
+    """The body of an ElementwiseKernel computing the chain from ``x`` into ``y``."""
+    lines = ["T v = x;"]
+    for n in chain:
+        lines.append(f"v = {EXPRS[n._prim.name]};")
+    lines.append("y = v;")
+    return "\n".join(lines)
+
+
+_KERNELS: dict = {}
+
+
+def run_chain(cupy, chain, x):
+    """Launch the fused chain on ``x`` (CuPy array) on the current stream; returns y."""
+    code = kernel_code(chain)
+    k = _KERNELS.get(code)
+    if k is None:
+        k = _KERNELS[code] = cupy.ElementwiseKernel(
+            "T x", "T y", code, f"umx_fused_{len(_KERNELS)}"
+        )
+    return k(x)
