@@ -1,6 +1,7 @@
 """Where the per-op time goes: cProfile of building and evaluating a chain of small ops.
 
-Usage: python bench/profile_chain.py [cpu|gpu]   (the stream the 500-exp chain runs on)
+Usage: python bench/profile_chain.py [cpu|gpu|seed]   (the stream the 500-exp chain runs
+on; ``seed``: the seed example with the matmul on the GPU and the chain on the CPU)
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ import umx as mx
 
 def main() -> None:
     where = sys.argv[1] if len(sys.argv) > 1 else "cpu"
-    dev = mx.gpu if where == "gpu" else mx.cpu
+    dev = mx.gpu if where == "gpu" else mx.cpu  # seed: the chain on the CPU
     b = mx.array((np.random.default_rng(0).random((512, 4)) * 0.1).astype(np.float32))
     mx.eval(b)
+
+    a = mx.array(np.random.default_rng(1).random((4096, 512), dtype=np.float32))
 
     def build():
         x = b
         for _ in range(500):
             x = mx.exp(x, stream=dev)
+        if where == "seed":
+            return [mx.matmul(a, b, stream=mx.gpu), x]
         return x
 
     for _ in range(5):

@@ -59,12 +59,12 @@ def _topo(outputs, mixed: bool) -> list:
             if nid in seen:
                 continue
             seen.add(nid)
-            sib = getattr(n, "_siblings", None) if n._prim.multi else None
-            if sib:
-                for s in sib:
-                    seen.add(id(s))
             ns = n._stream
             prep = None
+            if n._prim.multi:  # computes its siblings too; () sends it to the general loop
+                for s in n._siblings:
+                    seen.add(id(s))
+                prep = ()
             marker = len(stack)
             stack.append(None)
             for i in n._inputs:
@@ -72,9 +72,9 @@ def _topo(outputs, mixed: bool) -> list:
                     if not i._seq and id(i) not in seen:
                         stack.append((i, False))
                     if i._stream is not ns:
-                        prep = [i] if prep is None else prep + [i]
+                        prep = [i] if not prep else prep + [i]
                 elif mixed and i._stream is not ns:
-                    prep = [i] if prep is None else prep + [i]
+                    prep = [i] if not prep else prep + [i]
             stack[marker] = (n, prep)
     return order
 

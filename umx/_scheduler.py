@@ -160,51 +160,81 @@ class CpuExecutor(Executor):
         if tracing and not plain:  # mx.profile is active: the traced loop (umx._trace)
             _trace.run_traced(self, batch)
             return
-        xp = np
-        finished = self._finished
-        last = 0
-        failed = False
-        release = not retain_graph
         with np.errstate(all="ignore"):
-            for k in range(len(batch)):
-                # Drop the batch's reference as we go: an intermediate dies as soon as its
-                # last consumer ran, so NumPy reuses its (cache-hot) memory for the next.
-                n, prep = batch[k]
-                batch[k] = None
-                try:
-                    ins = n._inputs
-                    if failed and _inherit_error(n):
-                        pass
-                    elif prep is not None:
-                        args = self.prepare(n, prep)
-                    elif len(ins) == 1:
-                        args = (ins[0]._data,)
-                    elif len(ins) == 2:
-                        args = (ins[0]._data, ins[1]._data)
-                    else:
-                        args = [i._data for i in ins]
-                    if n._error is None:
-                        prim = n._prim
-                        out = prim.eval(xp, *args)
-                        if prim.multi:
-                            for s, o in zip(n._siblings, out):
-                                s._data = o
-                                if release:
-                                    s._inputs = ()
-                        else:
-                            n._data = out
-                            if release:
-                                n._inputs = ()
-                except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
-                    _fail(n, exc)
-                    failed = True
-                last = n._seq
-                if self.waiters:
-                    finished(last)
+            size = len(batch)
+            if retain_graph:
+                self._run_general(batch, 0, size)
+            else:
+                k = 0
+                while k < size:
+                    k, failed = self._run_fast(batch, k)
+                    if failed:  # the rest checks its inputs for that failure
+                        self._run_general(batch, k, size)
+                        break
+                    if k < size:  # one node that needs the general loop, then back
+                        self._run_general(batch, k, k + 1)
+                        k += 1
+        if batch:
+            self._finished(self.done)
+
+    def _run_fast(self, batch, start: int) -> tuple[int, bool]:
+        """The hot loop: single-output nodes whose inputs are ready on this stream.
+
+        Returns where it stopped (the end, or a node that needs the general loop: waits on
+        other streams, several outputs) and whether a node failed.
+        """
+        xp = np
+        size = len(batch)
+        for k in range(start, size):
+            n, prep = batch[k]
+            if prep is not None:
+                return k, False
+            # Drop the batch's reference as we go: an intermediate dies as soon as its
+            # last consumer ran, so NumPy reuses its (cache-hot) memory for the next one.
+            batch[k] = None
+            ins = n._inputs
+            try:
+                if len(ins) == 1:
+                    n._data = n._prim.eval(xp, ins[0]._data)
+                elif len(ins) == 2:
+                    n._data = n._prim.eval(xp, ins[0]._data, ins[1]._data)
                 else:
-                    self.done = last
-        if last:
-            finished(last)
+                    n._data = n._prim.eval(xp, *[i._data for i in ins])
+            except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
+                _fail(n, exc)
+                self._finished(n._seq)
+                return k + 1, True
+            n._inputs = ()
+            self.done = n._seq
+            if self.waiters:
+                self._finished(n._seq)
+        return size, False
+
+    def _run_general(self, batch, start: int, stop: int) -> None:
+        """Every case: waits on other streams, several outputs, kept graphs, failures."""
+        xp = np
+        release = not retain_graph
+        for k in range(start, stop):
+            n, prep = batch[k]
+            batch[k] = None
+            try:
+                if not _inherit_error(n):
+                    ins = n._inputs
+                    args = self.prepare(n, prep) if prep else [i._data for i in ins]
+                    prim = n._prim
+                    out = prim.eval(xp, *args)
+                    if prim.multi:
+                        for s, o in zip(n._siblings, out):
+                            s._data = o
+                            if release:
+                                s._inputs = ()
+                    else:
+                        n._data = out
+                        if release:
+                            n._inputs = ()
+            except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
+                _fail(n, exc)
+            self._finished(n._seq)
 
     def prepare(self, n, prep):
         """Inputs of a node that waits on other streams or reads foreign buffers."""
