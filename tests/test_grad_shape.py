@@ -466,3 +466,22 @@ def test_second_derivatives_match_mlx(name):
     h = mx.grad(lambda v: mx.sum(mx.grad(f)(v) * mx.array(t)))(mx.array(x))
     r = mlx.grad(lambda v: mlx.sum(mlx.grad(fm)(v) * mlx.array(t)))(mlx.array(x))
     np.testing.assert_allclose(np.array(h), np.array(r), rtol=1e-4, atol=1e-5)
+
+
+def test_pad_value_gradient_goes_to_its_first_element():
+    x = mx.ones((2, 2))
+    _, (g,) = mx.vjp(
+        lambda v: mx.pad(x, 1, constant_values=v), [mx.array([2.0, 3.0])], [mx.ones((4, 4))]
+    )
+    np.testing.assert_array_equal(np.array(g), [12.0, 0.0])
+
+
+def test_vmap_over_an_empty_batch():
+    for f, out in [
+        (lambda v: mx.repeat(v, 2), (0, 6)),
+        (lambda v: mx.roll(v, 1), (0, 3)),
+        (lambda v: mx.tile(v, (2,)), (0, 6)),
+        (lambda v: mx.as_strided(v, (2,), (1,)), (0, 2)),
+    ]:
+        r = mx.vmap(f)(mx.zeros((0, 3)))
+        assert r.shape == out and np.array(r).shape == out

@@ -418,9 +418,8 @@ class Repeat(Primitive):
     def vmap(self, inputs, axes):
         x = move_to_front(inputs[0], axes[0])
         if self.axis is None:
-            b = x._shape[0]
-            out = repeat(reshape(x, (b, x.size // b if b else 0)), self.repeats, 1)
-            return [out], [0]
+            flat = reshape(x, (x._shape[0], _prod(x._shape[1:])))
+            return [repeat(flat, self.repeats, 1)], [0]
         return [repeat(x, self.repeats, self.axis + 1)], [0]
 
 
