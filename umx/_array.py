@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _dtypes as dt
+from . import _host_memory
 
 __all__ = ["array", "node", "as_array", "constant"]
 
@@ -34,6 +35,8 @@ class array:
 
     def __init__(self, val, dtype: dt.Dtype | None = None) -> None:
         data, d = _to_buffer(val, dtype)
+        if data.nbytes >= _host_memory.TRACKED_BYTES:
+            _host_memory.track(data)
         self._shape = data.shape
         self._dtype = d
         self._prim = None

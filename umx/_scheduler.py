@@ -14,6 +14,8 @@ from collections import deque
 
 import numpy as np
 
+from . import _host_memory
+
 from . import _trace
 
 __all__ = ["Executor", "CpuExecutor", "executor_for", "EvalError"]
@@ -205,6 +207,15 @@ class CpuExecutor(Executor):
                 self._finished(n._seq)
                 return k + 1, True
             n._inputs = ()
+            d = n._data
+            if type(d) is _ndarray and d.nbytes >= _TRACKED:  # big buffers are counted
+                try:
+                    _host_memory.track(d)
+                except MemoryError as exc:
+                    n._data = None
+                    _fail(n, exc)
+                    self._finished(n._seq)
+                    return k + 1, True
             self.done = n._seq
             if self.waiters:
                 self._finished(n._seq)
@@ -232,7 +243,12 @@ class CpuExecutor(Executor):
                         n._data = out
                         if release:
                             n._inputs = ()
+                    for o in out if prim.multi else (out,):
+                        if type(o) is _ndarray and o.nbytes >= _TRACKED:
+                            _host_memory.track(o)
             except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
+                for s in getattr(n, "_siblings", None) or (n,):
+                    s._data = None
                 _fail(n, exc)
             self._finished(n._seq)
 
@@ -253,6 +269,9 @@ class CpuExecutor(Executor):
             args.append(d)
         return args
 
+
+_ndarray = np.ndarray
+_TRACKED = _host_memory.TRACKED_BYTES
 
 # While > 0 (a transform is tracing), evaluation keeps graph edges instead of releasing them.
 retain_graph = 0

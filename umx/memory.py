@@ -2,14 +2,16 @@
 
 With the CUDA backend these count the managed-memory pool that every GPU buffer comes from,
 plus the pinned host copies made when GPU buffers cross to the CPU; the limit caps the pool
-(it defaults below the GPU's free memory and can never be set above it). On the CPU alone,
-NumPy allocates: the limits are recorded and the counts are 0 (a later pass may count host
-buffers).
+(it defaults below the GPU's free memory and can never be set above it). Host buffers that
+CPU ops produce are counted too (those of 64 KiB and more: see ``umx._host_memory``), and
+the limit applies to them as well.
 """
 
 from __future__ import annotations
 
 import os
+
+from . import _host_memory as host
 
 __all__ = [
     "clear_cache",
@@ -47,19 +49,20 @@ def _gpu_mem():
 def get_active_memory() -> int:
     """Bytes in buffers that arrays use now (cached buffers excluded)."""
     m = _gpu_mem()
-    return m.active() if m is not None else 0
+    return host.active + (m.active() if m is not None else 0)
 
 
 def get_peak_memory() -> int:
     """The most bytes in use since the start or the last ``reset_peak_memory``."""
     m = _gpu_mem()
     if m is None:
-        return 0
+        return host.peak
     m.sample_peak()
-    return m.peak
+    return host.peak + m.peak
 
 
 def reset_peak_memory() -> None:
+    host.reset_peak()
     m = _gpu_mem()
     if m is not None:
         m.peak = 0
@@ -81,6 +84,7 @@ def set_memory_limit(limit: int) -> int:
     the device's free memory: past it, allocations raise ``MemoryError``."""
     if not isinstance(limit, int) or limit < 0:
         raise ValueError("[set_memory_limit] The limit must be a non-negative int.")
+    host.limit = limit
     m = _gpu_mem()
     if m is not None:
         return m.set_limit(limit)
