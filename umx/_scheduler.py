@@ -14,9 +14,7 @@ from collections import deque
 
 import numpy as np
 
-from . import _host_memory
-
-from . import _trace
+from . import _host_memory, _trace
 
 __all__ = ["Executor", "CpuExecutor", "executor_for", "EvalError"]
 
