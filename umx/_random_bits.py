@@ -48,16 +48,11 @@ def split_py(k0: int, k1: int) -> tuple[tuple[int, int], tuple[int, int]]:
     return (a0, a1), (b0, b1)
 
 
-def _schedule(xp, key):
-    """The key schedule: the two key words and the words injected after each 4 rounds."""
-    if xp is np:
-        k0, k1 = int(key[0]), int(key[1])
-        ks = (k0, k1, k0 ^ k1 ^ _PARITY)
-        inj = [(_U32(ks[(i + 1) % 3]), _U32((ks[(i + 2) % 3] + i + 1) & _M32)) for i in range(5)]
-        return k0, k1, inj
-    k0, k1 = key[0], key[1]  # 0-d device arrays: no synchronisation with the host
-    ks = (k0, k1, k0 ^ k1 ^ _U32(_PARITY))
-    inj = [(ks[(i + 1) % 3], ks[(i + 2) % 3] + _U32(i + 1)) for i in range(5)]
+def _schedule(key):
+    """The key schedule (host): the two key words and the words injected every 4 rounds."""
+    k0, k1 = int(key[0]), int(key[1])
+    ks = (k0, k1, k0 ^ k1 ^ _PARITY)
+    inj = [(_U32(ks[(i + 1) % 3]), _U32((ks[(i + 2) % 3] + i + 1) & _M32)) for i in range(5)]
     return k0, k1, inj
 
 
@@ -124,20 +119,13 @@ def _blocks(xp, key, n: int, sink) -> None:
         return
     m = (n + 1) // 2
     odd = n & 1
-    k0, k1, inj = _schedule(xp, key)
-
-    if xp is not np:  # one pass over the whole array on the device
+    if xp is not np:  # one fused kernel on the device: counters, 20 rounds, one write
         x = xp.empty((2, m), dtype=np.uint32)
-        x[0] = xp.arange(m, dtype=np.uint32)
-        x[1] = x[0] + _U32(m)
-        if odd:
-            x[1, m - 1] = 0
-        x[0] += k0
-        x[1] += k1
-        _rounds(xp, inj, x[0], x[1], xp.empty(m, np.uint32))
+        _threefry_kernel(xp)(key[0], key[1], _U32(m), bool(odd), x, size=m)
         sink(0, m, x)
         return
 
+    k0, k1, inj = _schedule(key)
     inj = inj + [np.array([[a], [b]], dtype=np.uint32) for a, b in inj]
 
     def run(s, e):
@@ -160,6 +148,39 @@ def _blocks(xp, key, n: int, sink) -> None:
     futs = [_pool().submit(lambda g=g: [run(*r) for r in g]) for g in groups]
     for f in futs:
         f.result()
+
+
+_THREEFRY_CUDA = """
+unsigned int c0 = (unsigned int)i, c1 = c0 + m;
+if (odd && c0 == m - 1) c1 = 0;
+unsigned int ks[3] = {k0, k1, k0 ^ k1 ^ 0x1BD11BDAu};
+unsigned int x0 = c0 + ks[0], x1 = c1 + ks[1];
+const int rot[2][4] = {{13, 15, 26, 6}, {17, 29, 16, 24}};
+for (int r = 0; r < 5; ++r) {
+    for (int q = 0; q < 4; ++q) {
+        int s = rot[r & 1][q];
+        x0 += x1;
+        x1 = (x1 << s) | (x1 >> (32 - s));
+        x1 ^= x0;
+    }
+    x0 += ks[(r + 1) % 3];
+    x1 += ks[(r + 2) % 3] + (unsigned int)(r + 1);
+}
+x[i] = x0;
+x[i + m] = x1;
+"""
+_KERNEL = None
+
+
+def _threefry_kernel(cupy):
+    """The GPU generator: one thread per counter pair, the same words as ``_rounds``."""
+    global _KERNEL
+    if _KERNEL is None:
+        _KERNEL = cupy.ElementwiseKernel(
+            "uint32 k0, uint32 k1, uint32 m, bool odd", "raw uint32 x", _THREEFRY_CUDA,
+            "umx_threefry2x32",
+        )  # fmt: skip
+    return _KERNEL
 
 
 def random_words(xp, key, n: int):
