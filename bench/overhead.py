@@ -54,6 +54,7 @@ def numpy_exp_chain(b, n=500):
 
 
 def main() -> None:
+    mx.set_default_device(mx.cpu)  # CPU streams: these rows compare with NumPy on the CPU
     rng = np.random.default_rng(0)
     bn = (rng.random((512, 4), dtype=np.float32) * 0.1).astype(np.float32)
     rows = []

@@ -10,8 +10,8 @@ import os
 
 import _isolate  # noqa: F401 - first: keeps bench/random.py from shadowing `random`
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # forced: a machine may set its own count
 
 
 import numpy as np  # noqa: E402

@@ -14,12 +14,12 @@ import os
 
 # One BLAS thread, as in bench/streams.py: on a 2-core machine a multi-threaded matmul would
 # take both cores, and the picture would show the OS time-slicing rather than the streams.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # forced: a machine may set its own count
 
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-from pathlib import Path
+from pathlib import Path  # noqa: E402
 
 import umx as mx  # noqa: E402
 from umx.profiler import load, render, summary  # noqa: E402

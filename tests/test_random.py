@@ -299,6 +299,10 @@ def test_gpu_stream_matches_cpu():
         lambda s: mx.random.split(k, 9, stream=s),
     ):
         np.testing.assert_array_equal(_np(f(mx.cpu)), _np(f(mx.gpu)))
+    from umx.backends._cuda_exec import FALLBACKS
+
+    # Every draw ran its CuPy kernel (a failing kernel falls back to the host silently).
+    assert not {"uniform", "random_bits", "random_fn"} & set(FALLBACKS), FALLBACKS
 
 
 # -- moments on 10^6 samples ---------------------------------------------------------------

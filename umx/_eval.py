@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 from ._array import array
+from ._device import DeviceType
 from ._scheduler import executor_for
 
 __all__ = ["eval", "async_eval", "flatten_arrays"]
@@ -36,6 +37,10 @@ def flatten_arrays(args, out: list) -> list:
                 f"got {type(a).__name__}."
             )
     return out
+
+
+def _on_gpu(stream) -> bool:
+    return stream is not None and stream.device.type is DeviceType.gpu
 
 
 def _topo(outputs, mixed: bool) -> list:
@@ -73,7 +78,9 @@ def _topo(outputs, mixed: bool) -> list:
                         stack.append((i, False))
                     if i._stream is not ns:
                         prep = [i] if not prep else prep + [i]
-                elif mixed and i._stream is not ns:
+                elif mixed and i._stream is not ns and (_on_gpu(ns) or _on_gpu(i._stream)):
+                    # A GPU buffer read by the CPU, or anything read by a GPU op from
+                    # another stream: a wait or a transfer. Host to host needs nothing.
                     prep = [i] if not prep else prep + [i]
             stack[marker] = (n, prep)
     return order

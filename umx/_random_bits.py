@@ -121,7 +121,7 @@ def _blocks(xp, key, n: int, sink) -> None:
     odd = n & 1
     if xp is not np:  # one fused kernel on the device: counters, 20 rounds, one write
         x = xp.empty((2, m), dtype=np.uint32)
-        _threefry_kernel(xp)(key[0], key[1], _U32(m), bool(odd), x, size=m)
+        _threefry_kernel(xp)(key, _U32(m), bool(odd), x, size=m)
         sink(0, m, x)
         return
 
@@ -153,6 +153,7 @@ def _blocks(xp, key, n: int, sink) -> None:
 _THREEFRY_CUDA = """
 unsigned int c0 = (unsigned int)i, c1 = c0 + m;
 if (odd && c0 == m - 1) c1 = 0;
+const unsigned int k0 = key[0], k1 = key[1];
 unsigned int ks[3] = {k0, k1, k0 ^ k1 ^ 0x1BD11BDAu};
 unsigned int x0 = c0 + ks[0], x1 = c1 + ks[1];
 const int rot[2][4] = {{13, 15, 26, 6}, {17, 29, 16, 24}};
@@ -177,7 +178,7 @@ def _threefry_kernel(cupy):
     global _KERNEL
     if _KERNEL is None:
         _KERNEL = cupy.ElementwiseKernel(
-            "uint32 k0, uint32 k1, uint32 m, bool odd", "raw uint32 x", _THREEFRY_CUDA,
+            "raw uint32 key, uint32 m, bool odd", "raw uint32 x", _THREEFRY_CUDA,
             "umx_threefry2x32",
         )  # fmt: skip
     return _KERNEL

@@ -190,7 +190,13 @@ def foreign_to_array(x):
     with cupy.cuda.using_allocator(M.MEM.malloc):
         buf = cupy.array(src, copy=True, order="C")
     cupy.cuda.get_current_stream().synchronize()
-    return constant(buf, d)
+    a = constant(buf, d)
+    # A GPU buffer: CPU ops that read it must go through the host view (the scheduler
+    # prepares inputs by the device of the stream that produced them).
+    from .. import _device
+
+    a._stream = _device.default_stream(_device.gpu_device)
+    return a
 
 
 class _Capsule:
