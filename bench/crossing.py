@@ -12,6 +12,10 @@ first (never ask for more managed memory than the card has free).
 
 from __future__ import annotations
 
+import _isolate  # noqa: F401 - first: keeps bench/random.py from shadowing `random`
+
+# isort: split
+
 import ctypes
 import statistics
 import sys

@@ -41,8 +41,9 @@ DEFAULT_LIMIT = 120
 
 # Runs a benchmark as __main__ with the standard library's modules loaded first: a benchmark
 # file named like a stdlib module (bench/random.py) must not shadow it for the others.
+# Nothing else is imported first: a benchmark may set BLAS threads before NumPy loads.
 _RUNNER = (
-    "import sys, random, runpy; import numpy.random; "
+    "import sys, random, runpy; "
     "p = sys.argv[1]; sys.argv = sys.argv[1:]; sys.path.insert(0, p.rpartition('/')[0]); "
     "runpy.run_path(p, run_name='__main__')"
 )

@@ -7,6 +7,10 @@ GPU rows (the CPU row runs anywhere).
 
 from __future__ import annotations
 
+import _isolate  # noqa: F401 - first: keeps bench/random.py from shadowing `random`
+
+# isort: split
+
 import ctypes
 import datetime
 import os
