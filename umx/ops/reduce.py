@@ -206,52 +206,42 @@ class Prod(Reduce):
         return [mx.sum(e * tangents[0], axis=self.axes, keepdims=self.keepdims)]
 
 
-class Max(Reduce):
+class _Extreme(Reduce):
+    """Max and min share their rules: the gradient goes where ``x`` reaches the extreme."""
+
+    __slots__ = ()
+
+    def _weights(self, x, out_keep, d):
+        """Where ``x`` reaches the extreme, shared evenly among ties (MLX's convention)."""
+        m = mx.equal(x, out_keep).astype(d)
+        return m / mx.sum(m, axis=self.axes, keepdims=True)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        x, c = primals[0], cotangents[0]
+        w = self._weights(x, self._keep(outputs[0]), c.dtype)
+        return [w * self._bcast(c, x.shape)]
+
+    def jvp(self, primals, tangents, argnums):
+        x, t = primals[0], tangents[0]
+        out = getattr(mx, self.name)(x, axis=self.axes, keepdims=True)
+        w = self._weights(x, out, t.dtype)
+        return [mx.sum(w * t, axis=self.axes, keepdims=self.keepdims)]
+
+
+class Max(_Extreme):
     __slots__ = ()
     name = "max"
 
     def eval(self, xp, x):
         return xp.max(x, axis=self.axes, keepdims=self.keepdims)
 
-    def _weights(self, x, out_keep, d):
-        """Where ``x`` reaches the extreme, shared evenly among ties (MLX's convention)."""
-        m = mx.equal(x, out_keep).astype(d)
-        return m / mx.sum(m, axis=self.axes, keepdims=True)
 
-    def vjp(self, primals, cotangents, argnums, outputs):
-        x, c = primals[0], cotangents[0]
-        w = self._weights(x, self._keep(outputs[0]), c.dtype)
-        return [w * self._bcast(c, x.shape)]
-
-    def jvp(self, primals, tangents, argnums):
-        x, t = primals[0], tangents[0]
-        out = getattr(mx, self.name)(x, axis=self.axes, keepdims=True)
-        w = self._weights(x, out, t.dtype)
-        return [mx.sum(w * t, axis=self.axes, keepdims=self.keepdims)]
-
-
-class Min(Reduce):
+class Min(_Extreme):
     __slots__ = ()
     name = "min"
 
     def eval(self, xp, x):
         return xp.min(x, axis=self.axes, keepdims=self.keepdims)
-
-    def _weights(self, x, out_keep, d):
-        """Where ``x`` reaches the extreme, shared evenly among ties (MLX's convention)."""
-        m = mx.equal(x, out_keep).astype(d)
-        return m / mx.sum(m, axis=self.axes, keepdims=True)
-
-    def vjp(self, primals, cotangents, argnums, outputs):
-        x, c = primals[0], cotangents[0]
-        w = self._weights(x, self._keep(outputs[0]), c.dtype)
-        return [w * self._bcast(c, x.shape)]
-
-    def jvp(self, primals, tangents, argnums):
-        x, t = primals[0], tangents[0]
-        out = getattr(mx, self.name)(x, axis=self.axes, keepdims=True)
-        w = self._weights(x, out, t.dtype)
-        return [mx.sum(w * t, axis=self.axes, keepdims=self.keepdims)]
 
 
 class MinMax(Reduce):
