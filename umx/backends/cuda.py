@@ -177,7 +177,9 @@ def foreign_to_array(x):
             src = cupy.from_dlpack(x)
         except Exception:  # noqa: BLE001 - a CPU capsule: NumPy takes it
             try:
-                return _from_host(np.from_dlpack(_Capsule(x)))
+                from . import _Capsule as _HostCapsule
+
+                return _from_host(np.from_dlpack(_HostCapsule(x)))
             except Exception:  # noqa: BLE001
                 return None
     if src is None:
@@ -197,19 +199,6 @@ def foreign_to_array(x):
 
     a._stream = _device.default_stream(_device.gpu_device)
     return a
-
-
-class _Capsule:
-    """Lets NumPy import a bare DLPack capsule (it wants an object with __dlpack__)."""
-
-    def __init__(self, cap) -> None:
-        self.cap = cap
-
-    def __dlpack__(self, **kw):
-        return self.cap
-
-    def __dlpack_device__(self):
-        return (1, 0)
 
 
 def _from_host(h):
