@@ -69,6 +69,7 @@ from .ops import _methods
 from .ops.binary import *  # noqa: F403 - each family lists its public names in __all__
 from .ops.composite import *  # noqa: F403
 from .ops.creation import *  # noqa: F403
+from .ops.einsum import *  # noqa: F403
 from .ops.index import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
 from .ops.reduce import *  # noqa: F403

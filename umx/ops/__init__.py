@@ -1,6 +1,32 @@
 """The op families. Each module declares its primitives next to their public functions,
 lists its public names in ``__all__`` and its array methods in ``METHODS``."""
 
-from . import binary, composite, creation, index, linalg, reduce, scan, select, shape, sort, unary
+from . import (
+    binary,
+    composite,
+    creation,
+    einsum,
+    index,
+    linalg,
+    reduce,
+    scan,
+    select,
+    shape,
+    sort,
+    unary,
+)
 
-FAMILIES = (unary, binary, creation, shape, reduce, scan, index, linalg, sort, select, composite)
+FAMILIES = (
+    unary,
+    binary,
+    creation,
+    shape,
+    reduce,
+    scan,
+    index,
+    linalg,
+    einsum,
+    sort,
+    select,
+    composite,
+)
