@@ -25,7 +25,8 @@ class VmapSlice(Primitive):
 
     # Transform rules: the primitive is ``take(x, 0, axis)``.
     def vjp(self, primals, cotangents, argnums, outputs):
-        from .ops.shape import expand_dims, pad
+        from .ops.join import pad
+        from .ops.shape import expand_dims
 
         n, a = primals[0]._shape[self.axis], self.axis
         widths = [(0, 0)] * primals[0].ndim
@@ -73,7 +74,7 @@ def _axes_for(args, in_axes) -> list:
 def loop_rule(n, inputs, axes, size: int):
     """vmap of any primitive: apply it to each slice, stack the results along axis 0."""
     from .ops.index import take
-    from .ops.shape import stack
+    from .ops.join import stack
 
     outs = list(n._siblings) if n._prim.multi else [n]
     per_output = [[] for _ in outs]
