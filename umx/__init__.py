@@ -71,10 +71,10 @@ from .ops.composite import *  # noqa: F403
 from .ops.creation import *  # noqa: F403
 from .ops.einsum import *  # noqa: F403
 from .ops.index import *  # noqa: F403
-from .ops.join import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
 from .ops.reduce import *  # noqa: F403
 from .ops.scan import *  # noqa: F403
+from .ops.scatter import *  # noqa: F403
 from .ops.select import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
 from .ops.sort import *  # noqa: F403
