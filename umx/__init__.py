@@ -71,6 +71,7 @@ from .ops.composite import *  # noqa: F403
 from .ops.creation import *  # noqa: F403
 from .ops.einsum import *  # noqa: F403
 from .ops.index import *  # noqa: F403
+from .ops.join import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
 from .ops.reduce import *  # noqa: F403
 from .ops.scan import *  # noqa: F403
