@@ -232,6 +232,9 @@ _KIND_COLOURS = {
     "reduce": "#e15759",
     "shape": "#76b7b2",
     "index": "#edc948",
+    "scatter": "#f1ce63",
+    "join": "#499894",
+    "einsum": "#8cd17d",
     "creation": "#b07aa1",
     "random": "#ff9da7",
     "sort": "#9c755f",
@@ -239,7 +242,7 @@ _KIND_COLOURS = {
     "select": "#d37295",
     "composite": "#a0cbe8",
 }
-_SPARE = ["#8cd17d", "#b6992d", "#499894", "#fabfd2", "#d4a6c8", "#79706e", "#bab0ac"]
+_SPARE = ["#b6992d", "#fabfd2", "#d4a6c8", "#79706e", "#bab0ac"]
 
 
 def _colours(kinds) -> dict:
