@@ -1,6 +1,11 @@
 import os
 
-import numpy as np
+# One BLAS thread, set before NumPy loads: the tests run streams on worker threads, and on a
+# 2-core machine a multi-threaded BLAS would take both cores (and serialize the streams).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 import pytest
 from hypothesis import settings
 
