@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 
-from ._array import array, node
-from ._autodiff import backprop, forward, identity, on_stream, retain_graph
+from ._array import array
+from ._autodiff import _stream_of, backprop, forward, identity, on_stream, retain_graph
 from ._primitive import Primitive, multi_node
 from ._tree import check_array_leaves, tree_flatten, tree_unflatten
 from ._vmap import vmap
@@ -270,8 +270,6 @@ class custom_function:
         single = isinstance(outs, array)
         outs_l = _as_list(outs, "custom_function")
         self._multi_out = not single
-        from ._autodiff import _stream_of
-
         nodes = multi_node(
             _Custom(self, len(primals)), tuple(primals) + tuple(outs_l),
             [o.shape for o in outs_l], [o.dtype for o in outs_l], _stream_of(outs_l),
@@ -295,6 +293,3 @@ def checkpoint(fun: Callable) -> Callable:
         return cf(*args)
 
     return wrapped
-
-
-_ = node  # re-exported for rules written against this module
