@@ -76,7 +76,9 @@ def _topo(outputs, mixed: bool) -> list:
                 if i._data is None:
                     if not i._seq and id(i) not in seen:
                         stack.append((i, False))
-                    if i._stream is not ns:
+                    # Scheduled earlier (even on this stream): it may fail, so the
+                    # general loop checks it rather than reading a missing buffer.
+                    if i._stream is not ns or i._seq:
                         prep = [i] if not prep else prep + [i]
                 elif mixed and i._stream is not ns and (_on_gpu(ns) or _on_gpu(i._stream)):
                     # A GPU buffer read by the CPU, or anything read by a GPU op from

@@ -246,7 +246,7 @@ def run_traced(ex, batch) -> None:
         if prep is not None:
             for i in prep:
                 s = i._stream
-                if s is None:
+                if s is None or s is lane:
                     continue
                 if i._data is None and i._error is None and s.executor is not None:
                     t = _now()
