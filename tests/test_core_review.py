@@ -28,3 +28,32 @@ def test_consumer_of_failed_array_in_a_later_eval_fails(in_flight):
         with pytest.raises(EvalError, match=r"\[boom\]"):
             mx.eval(c)
         assert c._data is None
+
+
+_EVAL_IN_VMAP = r"\[eval\] Attempting to eval an array during function transformations"
+
+
+@pytest.mark.parametrize(
+    "fun",
+    [
+        lambda a: a * a.sum().item(),  # would silently use the first slice's sum
+        lambda a: (mx.eval(a), a * 2)[1],
+        lambda a: mx.array(np.array(a)),
+        mx.grad(lambda a: (mx.eval(a), (a * a).sum())[1]),
+    ],
+)
+def test_eval_of_a_mapped_array_inside_vmap_is_refused(fun):
+    x = mx.array([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(ValueError, match=_EVAL_IN_VMAP):
+        mx.vmap(fun)(x)
+
+
+def test_eval_inside_vmap_of_arrays_not_mapped_is_allowed():
+    x = mx.array([[1.0, 2.0], [3.0, 4.0]])
+    c = mx.exp(mx.array(1.0))  # lazy, not mapped
+    out = mx.vmap(lambda a: a * c.item())(x)
+    np.testing.assert_allclose(np.array(out), np.array(x) * np.e, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"\[async_eval\] Not allowed"):
+        mx.vmap(lambda a: (mx.async_eval(a), a)[1])(x)
+    assert mx.eval(mx.exp(x)) is None  # the refusal ends with the trace, errors included
+    assert mx._eval.vmap_tracing == 0

@@ -18,6 +18,8 @@ __all__ = ["eval", "async_eval", "flatten_arrays"]
 _sched_lock = threading.RLock()
 # Set by the CUDA backend: inputs from another device need preparing (a wait or a view).
 mixed_devices = False
+# > 0 while a function is traced by vmap (in any thread; set by umx._vmap).
+vmap_tracing = 0
 
 
 def flatten_arrays(args, out: list) -> list:
@@ -164,9 +166,32 @@ def _wait(outputs) -> None:
         raise err
 
 
+def _refuse_tracers(outputs, op: str) -> None:
+    """Inside vmap, an array that depends on a mapped input has no single value: refuse it."""
+    from ._vmap import VmapSlice
+
+    stack = [o for o in outputs if o._data is None]
+    seen = set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen or n._data is not None:
+            continue
+        seen.add(id(n))
+        if type(n._prim) is VmapSlice:
+            if op == "async_eval":
+                raise ValueError("[async_eval] Not allowed inside a graph transformation.")
+            raise ValueError(
+                "[eval] Attempting to eval an array during function transformations "
+                "like compile or vmap is not allowed."
+            )
+        stack.extend(n._inputs)
+
+
 def eval(*args) -> None:
     """Compute the arrays in ``args`` (arrays or nested lists / tuples / dicts of them)."""
     outputs = flatten_arrays(args, [])
+    if vmap_tracing:
+        _refuse_tracers(outputs, "eval")
     drain = _schedule(outputs, inline=True)
     if drain is not None:
         drain.drain_inline()
@@ -176,4 +201,6 @@ def eval(*args) -> None:
 def async_eval(*args) -> None:
     """Start computing ``args`` and return at once; a later eval or item waits."""
     outputs = flatten_arrays(args, [])
+    if vmap_tracing:
+        _refuse_tracers(outputs, "async_eval")
     _schedule(outputs, inline=False)

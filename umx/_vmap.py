@@ -4,7 +4,10 @@ looping over the batch and stacking)."""
 
 from __future__ import annotations
 
-from . import _device
+import threading
+from contextlib import contextmanager
+
+from . import _device, _eval
 from ._array import array, node
 from ._autodiff import graph_order, on_stream
 from ._primitive import Primitive
@@ -93,6 +96,21 @@ def loop_rule(n, inputs, axes, size: int):
     return [stack(p, axis=0) for p in per_output], [0] * len(outs)
 
 
+_tracing_lock = threading.Lock()
+
+
+@contextmanager
+def _vmap_tracing():
+    """While ``fun`` is traced, eval refuses arrays that depend on a mapped input."""
+    with _tracing_lock:
+        _eval.vmap_tracing += 1
+    try:
+        yield
+    finally:
+        with _tracing_lock:
+            _eval.vmap_tracing -= 1
+
+
 def vmap(fun, in_axes=0, out_axes=0):
     """Vectorise ``fun`` over the ``in_axes`` of its arguments; outputs stack on ``out_axes``."""
 
@@ -127,7 +145,8 @@ def vmap(fun, in_axes=0, out_axes=0):
             batched[id(p)] = (x, ax)
         if size is None:
             raise ValueError("[vmap] At least one argument must be mapped.")
-        outs = fun(*tree_unflatten(struct, placeholders))
+        with _vmap_tracing():
+            outs = fun(*tree_unflatten(struct, placeholders))
         out_leaves, out_struct = tree_flatten(outs)
         for o in out_leaves:
             if not isinstance(o, array):
