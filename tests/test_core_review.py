@@ -57,3 +57,15 @@ def test_eval_inside_vmap_of_arrays_not_mapped_is_allowed():
         mx.vmap(lambda a: (mx.async_eval(a), a)[1])(x)
     assert mx.eval(mx.exp(x)) is None  # the refusal ends with the trace, errors included
     assert mx._eval.vmap_tracing == 0
+
+
+def test_array_of_an_array_stays_in_the_graph():
+    # MLX: mx.array(a) is a lazy astype of a, so gradients and vmap see through it.
+    a = mx.array([1.0, 2.0])
+    np.testing.assert_allclose(np.array(mx.grad(lambda x: (mx.array(x) * x).sum())(a)), [2, 4])
+    x = mx.array([[1.0, 2.0], [3.0, 4.0]])
+    out = mx.vmap(lambda r: mx.array(r, mx.int32) * 2)(x)
+    assert out.dtype == mx.int32 and out.tolist() == [[2, 4], [6, 8]]
+    b = mx.array(a)
+    assert b is not a and b.dtype == a.dtype and b.tolist() == [1.0, 2.0]
+    assert mx.array(a, mx.int32).tolist() == [1, 2]

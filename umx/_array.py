@@ -34,6 +34,9 @@ class array:
     )
 
     def __init__(self, val, dtype: dt.Dtype | None = None) -> None:
+        if isinstance(val, array):  # as MLX: a lazy astype, part of the graph (gradients)
+            self._replace(_from_array(val, dtype))
+            return
         data, d = _to_buffer(val, dtype)
         if data.nbytes >= _host_memory.TRACKED_BYTES:
             _host_memory.track(data)
@@ -309,6 +312,19 @@ def _nested_dtype(val) -> dt.Dtype:
         if isinstance(d, dt.Dtype):
             out = d if out is None else dt.promote_types(out, d)
     return dt.float32 if out is None else out
+
+
+def _from_array(val: array, dtype) -> array:
+    from ._device import current_stream
+
+    d = val._dtype if dtype is None else dt.to_dtype(dtype, "array")
+    if d is not val._dtype:
+        from .ops.unary import astype
+
+        return astype(val, d)
+    from ._autodiff import _IDENTITY
+
+    return node(_IDENTITY, (val,), val._shape, d, current_stream())
 
 
 def _to_buffer(val, dtype):
