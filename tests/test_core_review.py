@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,56 @@ def test_array_of_an_array_stays_in_the_graph():
     b = mx.array(a)
     assert b is not a and b.dtype == a.dtype and b.tolist() == [1.0, 2.0]
     assert mx.array(a, mx.int32).tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda f, x: mx.grad(lambda a: f(a).sum())(x),
+        lambda f, x: mx.value_and_grad(lambda a: f(a).sum())(x),
+        lambda f, x: mx.vjp(f, [x], [x]),
+        lambda f, x: mx.jvp(f, [x], [x]),
+        lambda f, x: mx.vmap(f)(x),
+    ],
+)
+def test_async_eval_inside_a_transform_is_refused(transform):
+    # It could run after the trace ended, releasing edges the transform still walks
+    # (grad then came out zero). MLX refuses it too.
+    def f(a):
+        y = a * 2
+        mx.async_eval(y)
+        return y
+
+    with pytest.raises(ValueError, match=r"\[async_eval\] Not allowed inside a graph"):
+        transform(f, mx.array([1.0, 2.0]))
+    assert mx._eval.tracing.depth == 0
+    mx.async_eval(mx.exp(mx.array([1.0])))  # allowed again
+
+
+def test_async_eval_in_a_plain_custom_function_call_and_other_threads():
+    @mx.custom_function
+    def f(a):
+        y = mx.exp(a)
+        mx.async_eval(y)
+        return y
+
+    assert f(mx.array([0.0])).tolist() == [1.0]
+    started, release, got = threading.Event(), threading.Event(), []
+
+    def other():
+        started.wait(5)
+        y = mx.exp(mx.array([0.0]))
+        mx.async_eval(y)  # another thread is tracing: this one is not
+        got.append(y.item())
+        release.set()
+
+    def loss(a):
+        started.set()
+        release.wait(5)
+        return (a * a).sum()
+
+    t = threading.Thread(target=other)
+    t.start()
+    assert mx.grad(loss)(mx.array([3.0])).tolist() == [6.0]
+    t.join(5)
+    assert got == [1.0]

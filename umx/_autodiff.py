@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-from . import _device, _scheduler
+from . import _device, _eval, _scheduler
 from ._array import array, node
 from ._primitive import Primitive
 
@@ -20,14 +20,19 @@ _retain_lock = threading.Lock()
 
 
 @contextmanager
-def retain_graph():
+def retain_graph(transform: bool = False):
     """While tracing, evaluation keeps graph edges (an eval inside ``fun`` must not cut
-    the paths back to the differentiated inputs)."""
+    the paths back to the differentiated inputs). ``transform``: tracing for grad / vjp /
+    jvp, where this thread's async_eval is refused (it could run after the trace)."""
     with _retain_lock:
         _scheduler.retain_graph += 1
+    if transform:
+        _eval.tracing.depth += 1
     try:
         yield
     finally:
+        if transform:
+            _eval.tracing.depth -= 1
         with _retain_lock:
             _scheduler.retain_graph -= 1
 

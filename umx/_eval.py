@@ -22,6 +22,13 @@ mixed_devices = False
 vmap_tracing = 0
 
 
+class _Tracing(threading.local):
+    depth = 0  # > 0 while this thread traces a function for grad / vjp / jvp / vmap
+
+
+tracing = _Tracing()
+
+
 def flatten_arrays(args, out: list) -> list:
     """Collect the arrays in nested lists / tuples / dicts."""
     for a in args:
@@ -166,7 +173,7 @@ def _wait(outputs) -> None:
         raise err
 
 
-def _refuse_tracers(outputs, op: str) -> None:
+def _refuse_tracers(outputs) -> None:
     """Inside vmap, an array that depends on a mapped input has no single value: refuse it."""
     from ._vmap import VmapSlice
 
@@ -178,8 +185,6 @@ def _refuse_tracers(outputs, op: str) -> None:
             continue
         seen.add(id(n))
         if type(n._prim) is VmapSlice:
-            if op == "async_eval":
-                raise ValueError("[async_eval] Not allowed inside a graph transformation.")
             raise ValueError(
                 "[eval] Attempting to eval an array during function transformations "
                 "like compile or vmap is not allowed."
@@ -191,7 +196,7 @@ def eval(*args) -> None:
     """Compute the arrays in ``args`` (arrays or nested lists / tuples / dicts of them)."""
     outputs = flatten_arrays(args, [])
     if vmap_tracing:
-        _refuse_tracers(outputs, "eval")
+        _refuse_tracers(outputs)
     drain = _schedule(outputs, inline=True)
     if drain is not None:
         drain.drain_inline()
@@ -200,7 +205,7 @@ def eval(*args) -> None:
 
 def async_eval(*args) -> None:
     """Start computing ``args`` and return at once; a later eval or item waits."""
+    if tracing.depth:  # as MLX (the traced graph must keep its edges until walked)
+        raise ValueError("[async_eval] Not allowed inside a graph transformation.")
     outputs = flatten_arrays(args, [])
-    if vmap_tracing:
-        _refuse_tracers(outputs, "async_eval")
     _schedule(outputs, inline=False)

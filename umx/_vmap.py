@@ -104,9 +104,11 @@ def _vmap_tracing():
     """While ``fun`` is traced, eval refuses arrays that depend on a mapped input."""
     with _tracing_lock:
         _eval.vmap_tracing += 1
+    _eval.tracing.depth += 1
     try:
         yield
     finally:
+        _eval.tracing.depth -= 1
         with _tracing_lock:
             _eval.vmap_tracing -= 1
 

@@ -27,7 +27,7 @@ def _as_list(x, op):
 
 def _trace(fun, primals, op):
     wrapped = [identity(p) for p in primals]
-    with retain_graph():
+    with retain_graph(transform=True):
         outs = fun(*wrapped)
     return wrapped, outs
 
@@ -133,7 +133,7 @@ def value_and_grad(
             new_args[k] = tree_unflatten(s, [next(it) for _ in leaves])
         for n, leaves, s in zip(argnames, flat[len(pos) :], structs[len(pos) :]):
             new_kwargs[n] = tree_unflatten(s, [next(it) for _ in leaves])
-        with retain_graph():
+        with retain_graph(transform=True):
             value = fun(*new_args, **new_kwargs)
         loss = value[0] if isinstance(value, (tuple, list)) else value
         if not isinstance(loss, array):
