@@ -124,3 +124,18 @@ def test_async_eval_in_a_plain_custom_function_call_and_other_threads():
     assert mx.grad(loss)(mx.array([3.0])).tolist() == [6.0]
     t.join(5)
     assert got == [1.0]
+
+
+def test_failure_in_a_general_step_reaches_later_fast_nodes_of_the_batch():
+    # c waits on another stream (the general loop) and inherits the failure; d, back in
+    # the fast loop, must fail too rather than compute from c's missing buffer.
+    s1, s2 = mx.new_stream(mx.cpu), mx.new_stream(mx.cpu)
+    bad = boom(mx.array(np.ones(3, np.float32)), stream=s2)
+    c = mx.add(bad, 1, stream=s1)
+    d = mx.broadcast_to(c, (2, 3), stream=s1)
+    e = mx.split(mx.concatenate([c, c], stream=s1), 2, stream=s1)[0]  # multi-output
+    f = mx.stop_gradient(e, stream=s1)
+    for out in (d, f):
+        with pytest.raises(EvalError, match=r"\[boom\]"):
+            mx.eval(out)
+        assert out._data is None

@@ -172,8 +172,10 @@ class CpuExecutor(Executor):
                         self._run_general(batch, k, size)
                         break
                     if k < size:  # one node that needs the general loop, then back
-                        self._run_general(batch, k, k + 1)
                         k += 1
+                        if self._run_general(batch, k - 1, k):  # it failed: as above
+                            self._run_general(batch, k, size)
+                            break
         if batch:
             self._finished(self.done)
 
@@ -219,10 +221,12 @@ class CpuExecutor(Executor):
                 self._finished(n._seq)
         return size, False
 
-    def _run_general(self, batch, start: int, stop: int) -> None:
-        """Every case: waits on other streams, several outputs, kept graphs, failures."""
+    def _run_general(self, batch, start: int, stop: int) -> bool:
+        """Every case: waits on other streams, several outputs, kept graphs, failures.
+        Returns whether a node failed."""
         xp = np
         release = not retain_graph
+        failed = False
         for k in range(start, stop):
             n, prep = batch[k]
             batch[k] = None
@@ -248,7 +252,10 @@ class CpuExecutor(Executor):
                 for s in getattr(n, "_siblings", None) or (n,):
                     s._data = None
                 _fail(n, exc)
+            if n._error is not None:
+                failed = True
             self._finished(n._seq)
+        return failed
 
     def prepare(self, n, prep):
         """Inputs of a node that waits on other streams or reads foreign buffers."""
