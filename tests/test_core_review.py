@@ -139,3 +139,32 @@ def test_failure_in_a_general_step_reaches_later_fast_nodes_of_the_batch():
         with pytest.raises(EvalError, match=r"\[boom\]"):
             mx.eval(out)
         assert out._data is None
+
+
+def test_idle_worker_threads_end_and_restart(monkeypatch):
+    import time
+
+    from umx import _scheduler
+
+    monkeypatch.setattr(_scheduler, "WORKER_IDLE_S", 0.05)
+    base = threading.active_count()
+
+    def job():
+        y = mx.exp(mx.array(np.zeros(4, np.float32)))
+        mx.async_eval(y)  # starts the worker of this thread's default stream
+        assert y.tolist() == [1.0] * 4
+
+    for _ in range(10):
+        t = threading.Thread(target=job)
+        t.start()
+        t.join()
+    s = mx.new_stream(mx.cpu)
+    mx.async_eval(mx.exp(mx.array([0.0]), stream=s))
+    deadline = time.monotonic() + 5
+    while (threading.active_count() > base or s.executor._worker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() <= base  # no thread per stream left behind
+    assert s.executor._worker is None
+    y = mx.exp(mx.array([0.0]), stream=s)
+    mx.async_eval(y)  # a new worker takes it
+    assert y.item() == 1.0

@@ -84,7 +84,12 @@ class Executor:
     def _work(self) -> None:
         np.seterr(all="ignore")
         while True:
-            self._wake.acquire()
+            if not self._wake.acquire(timeout=WORKER_IDLE_S):
+                with self.lock:  # idle: end the thread (the next hand-off starts another)
+                    if not self.running:
+                        self._worker = None
+                        return
+                continue
             while True:
                 with self.lock:
                     if not self.queue:
@@ -276,6 +281,9 @@ class CpuExecutor(Executor):
 
 
 _ndarray = np.ndarray
+# A worker thread idle this long ends, so streams that are no longer used (threads that
+# ended, cleared streams) do not keep a thread each.
+WORKER_IDLE_S = 30.0
 _TRACKED = _host_memory.TRACKED_BYTES
 
 # While > 0 (a transform is tracing), evaluation keeps graph edges instead of releasing them.
