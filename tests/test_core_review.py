@@ -168,3 +168,62 @@ def test_idle_worker_threads_end_and_restart(monkeypatch):
     y = mx.exp(mx.array([0.0]), stream=s)
     mx.async_eval(y)  # a new worker takes it
     assert y.item() == 1.0
+
+
+def _in_thread(fn, timeout=10):
+    """Run ``fn`` in a thread; fail (instead of hanging the suite) if it blocks."""
+    out = []
+    t = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), "blocked: a stream was left waiting forever"
+    return out[0]
+
+
+def test_interrupt_while_draining_leaves_the_stream_usable(monkeypatch):
+    from umx import _host_memory
+
+    s = mx.new_thread_unsafe_stream(mx.cpu)
+    big = mx.array(np.zeros(1 << 15, np.float32))  # outputs large enough to be counted
+    x = big
+    for _ in range(5):
+        x = mx.add(x, 1.0, stream=s)
+    real, calls = _host_memory.track, []
+
+    def track(buf):  # Ctrl-C arriving between two kernels
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(buf)
+
+    monkeypatch.setattr(_host_memory, "track", track)
+    with pytest.raises(KeyboardInterrupt):
+        mx.eval(x)
+    monkeypatch.setattr(_host_memory, "track", real)
+
+    def after():
+        with pytest.raises(EvalError, match="KeyboardInterrupt"):
+            np.array(x)  # the rest of the interrupted batch failed, not left pending
+        return mx.add(big, 2.0, stream=s).tolist()[:2]
+
+    assert _in_thread(after) == [2.0, 2.0]
+
+
+def test_interrupt_while_scheduling_leaves_nothing_numbered(monkeypatch):
+    from umx import _eval
+
+    s1, s2 = mx.new_thread_unsafe_stream(mx.cpu), mx.new_thread_unsafe_stream(mx.cpu)
+    a = mx.add(mx.array([1.0]), 1.0, stream=s1)
+    mx.eval(a)  # s1 has an executor, s2 not yet
+    x = mx.multiply(mx.add(a, 1.0, stream=s1), 2.0, stream=s2)
+    real = _eval.executor_for
+
+    def executor_for(stream):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_eval, "executor_for", executor_for)
+    with pytest.raises(KeyboardInterrupt):
+        mx.eval(x)
+    monkeypatch.setattr(_eval, "executor_for", real)
+    assert _in_thread(lambda: x.tolist()) == [6.0]
+    assert _in_thread(lambda: mx.synchronize()) is None

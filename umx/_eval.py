@@ -105,33 +105,43 @@ def _schedule(outputs, inline: bool):
             return None
         s0 = order[0][0]._stream
         ex0 = s0.executor or executor_for(s0)
-        seq = ex0.seq
-        single = True
-        for n, _ in order:
-            if n._stream is not s0:
-                single = False
-                break
-            seq += 1
-            n._seq = seq
-        if single:
-            ex0.seq = seq
-            batches = {ex0: order}
-        else:
-            batches = {}
-            for n, prep in order:
-                s = n._stream
-                ex = s.executor or executor_for(s)
-                ex.seq += 1
-                n._seq = ex.seq
-                b = batches.get(ex)
-                if b is None:
-                    batches[ex] = [(n, prep)]
-                else:
+        saved = {ex0: ex0.seq}
+        try:
+            seq = ex0.seq
+            single = True
+            for n, _ in order:
+                if n._stream is not s0:
+                    single = False
+                    break
+                seq += 1
+                n._seq = seq
+            if single:
+                ex0.seq = seq
+                batches = {ex0: order}
+            else:
+                batches = {}
+                for n, prep in order:
+                    s = n._stream
+                    ex = s.executor or executor_for(s)
+                    b = batches.get(ex)
+                    if b is None:
+                        saved.setdefault(ex, ex.seq)
+                        b = batches[ex] = []
+                    ex.seq += 1
+                    n._seq = ex.seq
                     b.append((n, prep))
-        for n, _ in order:
-            if n._prim.multi:
-                for s in n._siblings:
-                    s._seq = n._seq
+            for n, _ in order:
+                if n._prim.multi:
+                    for s in n._siblings:
+                        s._seq = n._seq
+        except BaseException:  # interrupted (Ctrl-C): nothing is queued yet, undo the numbers
+            for n, _ in order:
+                n._seq = 0
+                for s in getattr(n, "_siblings", None) or ():
+                    s._seq = 0
+            for ex, v in saved.items():
+                ex.seq = v
+            raise
         # The caller drains one idle CPU stream itself (the one with the most nodes).
         chosen = None
         if inline:
@@ -151,8 +161,12 @@ def _schedule(outputs, inline: bool):
         # The caller is about to run Python ops inline, holding the GIL: let each woken
         # worker take its batch first (it releases the GIL in its kernels), or it could
         # wait a whole GIL switch interval (5 ms) before starting.
-        for ex in woken:
-            ex.picked.wait(0.002)
+        try:
+            for ex in woken:
+                ex.picked.wait(0.002)
+        except BaseException:  # interrupted (Ctrl-C): the worker runs what we queued
+            drain._start_worker()
+            raise
     return drain
 
 

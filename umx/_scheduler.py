@@ -64,13 +64,36 @@ class Executor:
                     self.running = False
                     return
                 batch = self.queue.popleft()
-            self.run_batch(batch)
+            try:
+                self.run_batch(batch)
+            except BaseException as exc:  # interrupted between kernels (Ctrl-C)
+                self._abandon(batch, exc)
+                with self.lock:
+                    handoff = bool(self.queue)
+                    if not handoff:
+                        self.running = False
+                if handoff:
+                    self._start_worker()
+                raise
             with self.lock:
                 if self.queue:  # others queued behind us: the worker takes them
                     break
                 self.running = False
                 return
         self._start_worker()
+
+    def _abandon(self, batch, exc: BaseException) -> None:
+        """Fail the nodes an interrupted batch left unfinished: no one waits for them forever."""
+        last = self.done
+        for item in batch:
+            n = item[0] if item is not None else None
+            if n is None:
+                continue
+            if n._data is None and n._error is None:
+                _fail(n, exc)
+            if n._seq > last:
+                last = n._seq
+        self._finished(last)
 
     def _start_worker(self) -> None:
         if self._worker is None:
@@ -196,9 +219,6 @@ class CpuExecutor(Executor):
             n, prep = batch[k]
             if prep is not None:
                 return k, False
-            # Drop the batch's reference as we go: an intermediate dies as soon as its
-            # last consumer ran, so NumPy reuses its (cache-hot) memory for the next one.
-            batch[k] = None
             ins = n._inputs
             try:
                 if len(ins) == 1:
@@ -210,6 +230,7 @@ class CpuExecutor(Executor):
             except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
                 _fail(n, exc)
                 self._finished(n._seq)
+                batch[k] = None
                 return k + 1, True
             n._inputs = ()
             d = n._data
@@ -220,10 +241,15 @@ class CpuExecutor(Executor):
                     n._data = None
                     _fail(n, exc)
                     self._finished(n._seq)
+                    batch[k] = None
                     return k + 1, True
             self.done = n._seq
             if self.waiters:
                 self._finished(n._seq)
+            # Drop the batch's reference as we go: an intermediate dies as soon as its
+            # last consumer ran, so NumPy reuses its (cache-hot) memory for the next one.
+            # (Only once done: an interrupted batch is failed from what it still holds.)
+            batch[k] = None
         return size, False
 
     def _run_general(self, batch, start: int, stop: int) -> bool:
@@ -234,7 +260,6 @@ class CpuExecutor(Executor):
         failed = False
         for k in range(start, stop):
             n, prep = batch[k]
-            batch[k] = None
             try:
                 if not _inherit_error(n):
                     ins = n._inputs
@@ -260,6 +285,7 @@ class CpuExecutor(Executor):
             if n._error is not None:
                 failed = True
             self._finished(n._seq)
+            batch[k] = None
         return failed
 
     def prepare(self, n, prep):
