@@ -45,3 +45,29 @@ def check(out: mx.array, expected, *, rtol=None, atol=None, dtype=None) -> None:
 
 def to_mlx_dtype(d):
     return getattr(mlx, d.name)
+
+
+def compare_outcomes(got, exp, atol=None) -> None:
+    """umx's outcome ``got`` of an expression equals MLX's ``exp``: the same exception type,
+    or arrays (possibly in lists / tuples) of the same dtype, shape and values."""
+    if isinstance(exp, Exception):
+        assert isinstance(got, Exception), f"expected {type(exp).__name__}: {exp}, got {got!r}"
+        assert type(got) is type(exp), (
+            f"{type(got).__name__}: {got} vs MLX {type(exp).__name__}: {exp}"
+        )
+        return
+    assert not isinstance(got, Exception), (
+        f"umx raised {type(got).__name__}: {got}; MLX gave {exp!r}"
+    )
+    if isinstance(exp, (list, tuple)):
+        assert type(got) is type(exp) and len(got) == len(exp)
+        for g, e in zip(got, exp):
+            compare_outcomes(g, e, atol)
+        return
+    if not isinstance(exp, mlx.array):
+        assert got == exp
+        return
+    assert got.dtype.name == repr(exp.dtype).split(".")[-1], f"{got.dtype} vs MLX {exp.dtype}"
+    assert tuple(got.shape) == tuple(exp.shape)
+    e = np.array(exp.astype(mlx.float32) if exp.dtype == mlx.bfloat16 else exp)
+    check(got, e.astype(got.dtype.np), atol=atol if got.dtype.kind in "fc" else None)

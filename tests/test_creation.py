@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import umx as mx
-from tests.helpers import ALL_DTYPES, check, mlx, needs_mlx
+from tests.helpers import ALL_DTYPES, check, compare_outcomes, mlx, needs_mlx
 
 dtypes = st.sampled_from(ALL_DTYPES)
 shapes = st.lists(st.integers(0, 4), min_size=0, max_size=4).map(tuple)
@@ -181,24 +181,7 @@ def _run(mod, expr):
 
 
 def _compare(got, exp):
-    if isinstance(exp, Exception):
-        assert isinstance(got, Exception), f"expected {type(exp).__name__}: {exp}, got {got!r}"
-        assert type(got) is type(exp), (
-            f"{type(got).__name__}: {got} vs MLX {type(exp).__name__}: {exp}"
-        )
-        return
-    assert not isinstance(got, Exception), (
-        f"umx raised {type(got).__name__}: {got}; MLX gave {exp!r}"
-    )
-    if isinstance(exp, (list, tuple)):
-        assert type(got) is type(exp) and len(got) == len(exp)
-        for g, e in zip(got, exp):
-            _compare(g, e)
-        return
-    assert got.dtype.name == repr(exp.dtype).split(".")[-1], f"{got.dtype} vs MLX {exp.dtype}"
-    assert tuple(got.shape) == tuple(exp.shape)
-    e = np.array(exp.astype(mlx.float32) if exp.dtype == mlx.bfloat16 else exp)
-    check(got, e.astype(got.dtype.np), atol=1e-6 if got.dtype.kind in "fc" else None)
+    compare_outcomes(got, exp, atol=1e-6)
 
 
 CREATION_CASES = [

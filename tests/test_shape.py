@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import umx as mx
-from tests.helpers import ALL_DTYPES, check, mlx, needs_mlx
+from tests.helpers import ALL_DTYPES, check, compare_outcomes, mlx, needs_mlx
 from umx._dtypes import promote_types
 
 dtypes = st.sampled_from(ALL_DTYPES)
@@ -388,27 +388,7 @@ def _run(mod, expr):
 
 
 def _compare(got, exp):
-    if isinstance(exp, Exception):
-        assert isinstance(got, Exception), f"expected {type(exp).__name__}: {exp}, got {got!r}"
-        assert type(got) is type(exp), (
-            f"{type(got).__name__}: {got} vs MLX {type(exp).__name__}: {exp}"
-        )
-        return
-    assert not isinstance(got, Exception), (
-        f"umx raised {type(got).__name__}: {got}; MLX gave {exp!r}"
-    )
-    if isinstance(exp, (list, tuple)):
-        assert type(got) is type(exp) and len(got) == len(exp)
-        for g, e in zip(got, exp):
-            _compare(g, e)
-        return
-    if isinstance(exp, mlx.array):
-        assert got.dtype.name == exp.dtype.__repr__().split(".")[-1]
-        assert tuple(got.shape) == tuple(exp.shape)
-        e = np.array(exp.astype(mlx.float32) if exp.dtype == mlx.bfloat16 else exp)
-        check(got, e.astype(got.dtype.np))
-        return
-    assert got == exp
+    compare_outcomes(got, exp, atol=None)
 
 
 SHAPE_CASES = [
