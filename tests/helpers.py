@@ -44,7 +44,7 @@ def check(out: mx.array, expected, *, rtol=None, atol=None, dtype=None) -> None:
 
 
 def to_mlx_dtype(d):
-    return getattr(mlx, d.name)
+    return getattr(mlx, "bool_" if d.name == "bool" else d.name)
 
 
 def compare_outcomes(got, exp, atol=None) -> None:

@@ -13,12 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import umx as mx
-from tests.helpers import ALL_DTYPES, check, mlx, needs_mlx
-
-
-def _mlx_dtype(d):
-    return getattr(mlx, "bool_" if d is mx.bool_ else d.name)
-
+from tests.helpers import ALL_DTYPES, check, mlx, needs_mlx, to_mlx_dtype
 
 _CTOR_CASES = [
     "[]", "[[]]", "[[], []]", "()", "[1, 2.0]", "[True, 2]", "[True, 2.5]", "[1, 2j]", "[2**31]",
@@ -226,7 +221,7 @@ def test_repr_matches_mlx_cases(v):
 @pytest.mark.parametrize("d", ALL_DTYPES, ids=lambda d: d.name)
 def test_repr_matches_mlx_every_dtype(d):
     rng = np.random.default_rng(0)
-    md = _mlx_dtype(d)
+    md = to_mlx_dtype(d)
     for shape in [
         (),
         (0,),

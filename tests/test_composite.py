@@ -8,11 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import umx as mx
-from tests.helpers import ALL_DTYPES, check, mlx, needs_mlx
-
-
-def to_mlx_dtype(d):
-    return getattr(mlx, "bool_" if d == mx.bool_ else d.name)
+from tests.helpers import ALL_DTYPES, check, mlx, needs_mlx, to_mlx_dtype
 
 
 def np_softmax(x, axes):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import umx as mx
-from tests.helpers import ALL_DTYPES, mlx, needs_mlx
+from tests.helpers import ALL_DTYPES, mlx, needs_mlx, to_mlx_dtype
 
 CATEGORIES = [
     mx.generic, mx.number, mx.integer, mx.signedinteger, mx.unsignedinteger,
@@ -20,10 +20,6 @@ CATEGORIES = [
 
 def _name(d) -> str:
     return str(d).rsplit(".", 1)[-1]
-
-
-def to_mlx_dtype(d):
-    return getattr(mlx, "bool_" if d is mx.bool_ else d.name)
 
 
 @needs_mlx

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import umx as mx
-from tests.helpers import check, mlx, needs_mlx
+from tests.helpers import check, mlx, needs_mlx, to_mlx_dtype
 
 INEXACT = [mx.float16, mx.bfloat16, mx.float32, mx.float64, mx.complex64]
 ANY = [
@@ -25,10 +25,6 @@ ANY = [
     mx.complex64,
 ]
 _TOL = {"float16": 2e-2, "bfloat16": 1e-1, "float32": 1e-4, "float64": 1e-10, "complex64": 1e-4}
-
-
-def to_mlx_dtype(d):
-    return getattr(mlx, "bool_" if d.name == "bool" else d.name)
 
 
 def _rand(rng, shape, d):

@@ -9,12 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import umx as mx
-from tests.helpers import ALL_DTYPES, check, mlx, needs_mlx
+from tests.helpers import ALL_DTYPES, check, mlx, needs_mlx, to_mlx_dtype
 from umx._dtypes import promote_types
-
-
-def to_mlx_dtype(d):
-    return getattr(mlx, "bool_" if d == mx.bool_ else d.name)
 
 
 def make(rng, shape, d):
