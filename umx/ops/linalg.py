@@ -404,6 +404,16 @@ def _sum_terms(terms):
     return out
 
 
+def _product_rule(f, a, b, ta, tb):
+    """The tangent of ``f(a, b)`` for ``f`` bilinear: ``f(ta, b) + f(a, tb)`` (None: zero)."""
+    terms = []
+    if ta is not None:
+        terms.append(f(ta, b))
+    if tb is not None:
+        terms.append(f(a, tb))
+    return _sum_terms(terms)
+
+
 def _matmul_batched(inputs, axes):
     """vmap of a matmul: batch axes to the front, lined up past the per-slice batch dims;
     1-D operands take their matrix form and lose the unit dim after."""
@@ -442,12 +452,7 @@ def _matmul_vjp_rule(self, primals, cotangents, argnums, outputs):
 def _matmul_jvp_rule(self, primals, tangents, argnums):
     a, b = primals
     ta, tb = _tangents(primals, tangents, argnums)
-    terms = []
-    if ta is not None:
-        terms.append(mx.matmul(ta, b))
-    if tb is not None:
-        terms.append(mx.matmul(a, tb))
-    return [_sum_terms(terms)]
+    return [_product_rule(mx.matmul, a, b, ta, tb)]
 
 
 def _matmul_vmap_rule(self, inputs, axes):
@@ -478,12 +483,7 @@ def _addmm_vjp(self, primals, cotangents, argnums, outputs):
 def _addmm_jvp(self, primals, tangents, argnums):
     c, a, b = primals
     tc, ta, tb = _tangents(primals, tangents, argnums)
-    terms = []
-    if ta is not None:
-        terms.append(mx.matmul(ta, b))
-    if tb is not None:
-        terms.append(mx.matmul(a, tb))
-    out = _sum_terms(terms)
+    out = _product_rule(mx.matmul, a, b, ta, tb)
     if out is not None and self.alpha != 1:
         out = mx.multiply(out, self.alpha)
     if tc is not None:
@@ -550,12 +550,7 @@ def _tensordot_jvp(self, primals, tangents, argnums):
     a, b = primals
     ta, tb = _tangents(primals, tangents, argnums)
     ax = (list(self.axes_a), list(self.axes_b))
-    terms = []
-    if ta is not None:
-        terms.append(tensordot(ta, b, ax))
-    if tb is not None:
-        terms.append(tensordot(a, tb, ax))
-    return [_sum_terms(terms)]
+    return [_product_rule(lambda x, y: tensordot(x, y, ax), a, b, ta, tb)]
 
 
 def _tensordot_vmap(self, inputs, axes):
@@ -604,12 +599,7 @@ def _outer_vjp(self, primals, cotangents, argnums, outputs):
 def _outer_jvp(self, primals, tangents, argnums):
     a, b = primals
     ta, tb = _tangents(primals, tangents, argnums)
-    terms = []
-    if ta is not None:
-        terms.append(outer(ta, b))
-    if tb is not None:
-        terms.append(outer(a, tb))
-    return [_sum_terms(terms)]
+    return [_product_rule(outer, a, b, ta, tb)]
 
 
 def _outer_vmap(self, inputs, axes):
@@ -663,12 +653,7 @@ def _kron_vjp(self, primals, cotangents, argnums, outputs):
 def _kron_jvp(self, primals, tangents, argnums):
     a, b = primals
     ta, tb = _tangents(primals, tangents, argnums)
-    terms = []
-    if ta is not None:
-        terms.append(kron(ta, b))
-    if tb is not None:
-        terms.append(kron(a, tb))
-    return [_sum_terms(terms)]
+    return [_product_rule(kron, a, b, ta, tb)]
 
 
 def _kron_vmap(self, inputs, axes):
@@ -704,12 +689,7 @@ def _vecdot_vjp(self, primals, cotangents, argnums, outputs):
 def _vecdot_jvp(self, primals, tangents, argnums):
     a, b = primals
     ta, tb = _tangents(primals, tangents, argnums)
-    terms = []
-    if ta is not None:
-        terms.append(vecdot(ta, b, axis=self.axis))
-    if tb is not None:
-        terms.append(vecdot(a, tb, axis=self.axis))
-    return [_sum_terms(terms)]
+    return [_product_rule(lambda x, y: vecdot(x, y, axis=self.axis), a, b, ta, tb)]
 
 
 def _vecdot_vmap(self, inputs, axes):
