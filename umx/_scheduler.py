@@ -14,7 +14,8 @@ from collections import deque
 
 import numpy as np
 
-from . import _host_memory, _trace
+from . import _fusion, _host_memory, _trace
+from .backends import _cpu_fuse
 
 __all__ = ["Executor", "CpuExecutor", "executor_for", "EvalError"]
 
@@ -86,13 +87,13 @@ class Executor:
         """Fail the nodes an interrupted batch left unfinished: no one waits for them forever."""
         last = self.done
         for item in batch:
-            n = item[0] if item is not None else None
-            if n is None:
+            if item is None:
                 continue
-            if n._data is None and n._error is None:
-                _fail(n, exc)
-            if n._seq > last:
-                last = n._seq
+            for n in item[1] if item[0] is None else item[:1]:  # a fused chain: its nodes
+                if n._data is None and n._error is None:
+                    _fail(n, exc)
+                if n._seq > last:
+                    last = n._seq
         self._finished(last)
 
     def _start_worker(self) -> None:
@@ -188,6 +189,10 @@ class CpuExecutor(Executor):
         if tracing and not plain:  # mx.profile is active: the traced loop (umx._trace)
             _trace.run_traced(self, batch)
             return
+        if len(batch) >= _MIN_CHAIN and not retain_graph and _cpu_fuse._lib is not False:
+            fused = _fusion.plan(batch, _cpu_fuse.kinds(), _MIN_CHAIN)
+            if fused is not None and _cpu_fuse.available():
+                batch[:] = fused  # runs of elementwise ops become one native call each
         with np.errstate(all="ignore"):
             size = len(batch)
             if retain_graph:
@@ -260,6 +265,10 @@ class CpuExecutor(Executor):
         failed = False
         for k in range(start, stop):
             n, prep = batch[k]
+            if n is None:  # a fused chain: prep holds its nodes
+                failed = self._run_chain(prep) or failed
+                batch[k] = None
+                continue
             try:
                 if not _inherit_error(n):
                     ins = n._inputs
@@ -288,6 +297,26 @@ class CpuExecutor(Executor):
             batch[k] = None
         return failed
 
+    def _run_chain(self, chain) -> bool:
+        """Compute a fused chain; only its last node gets a buffer (the others are private
+        to the chain). Returns True if it failed."""
+        last = chain[-1]
+        try:
+            src = chain[0]._inputs[0]
+            if src._error is not None:
+                raise src._error
+            last._data = out = _cpu_fuse.run_chain(chain, src._data)
+            for c in chain:
+                c._inputs = ()
+            if out.nbytes >= _TRACKED:
+                _host_memory.track(out)
+        except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
+            last._data = None
+            for c in chain:
+                _fail(c, exc)
+        self._finished(last._seq)
+        return last._error is not None
+
     def prepare(self, n, prep):
         """Inputs of a node that waits on other streams or reads foreign buffers."""
         for i in prep:
@@ -311,6 +340,7 @@ _ndarray = np.ndarray
 # ended, cleared streams) do not keep a thread each.
 WORKER_IDLE_S = 30.0
 _TRACKED = _host_memory.TRACKED_BYTES
+_MIN_CHAIN = _cpu_fuse.MIN_CHAIN
 
 # While > 0 (a transform is tracing), evaluation keeps graph edges instead of releasing them.
 retain_graph = 0

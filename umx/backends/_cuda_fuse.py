@@ -8,7 +8,8 @@ compiled once into one ElementwiseKernel (cached by its code) and launched once.
 
 from __future__ import annotations
 
-import sys
+from .. import _fusion
+from .._fusion import unary_classes
 
 # CUDA C expressions of the unary primitives (by primitive name), over a value ``v``.
 EXPRS = {
@@ -21,57 +22,16 @@ EXPRS = {
     "sigmoid": "T(1) / (T(1) + exp(-v))", "erf": "erf(v)", "floor": "floor(v)",
     "ceil": "ceil(v)", "copy": "v", "stop_gradient": "v",
 }  # fmt: skip
-_FLOATS = ("float32", "float64")
 MIN_CHAIN = 3  # shorter runs are not worth a (first-time) compile
-
-# A node in a chain is referenced by its batch entry, its consumer's inputs, the chain
-# list and getrefcount's own argument: more means someone else can still read it.
-_PRIVATE_REFS = 4
-
-
-def _fusable(n) -> bool:
-    prim = n._prim
-    return (
-        prim is not None
-        and not prim.multi
-        and prim.name in EXPRS
-        and type(prim).__module__ == "umx.ops.unary"
-        and n._dtype.name in _FLOATS
-        and len(n._inputs) == 1
-        and n._inputs[0]._dtype is n._dtype
-    )
+_KINDS: frozenset | None = None
 
 
 def plan(batch) -> list:
     """The batch with runs of fusable nodes replaced by ``(None, [nodes...])`` entries."""
-    out = []
-    k, size = 0, len(batch)
-    while k < size:
-        n, prep = batch[k]
-        if prep is not None or not _fusable(n):
-            out.append(batch[k])
-            k += 1
-            continue
-        chain = [n]
-        j = k + 1
-        while j < size:
-            m, mprep = batch[j]
-            if (
-                mprep is not None
-                or not _fusable(m)
-                or m._inputs[0] is not chain[-1]
-                or m._dtype is not n._dtype
-                or sys.getrefcount(chain[-1]) > _PRIVATE_REFS + (len(chain) == 1)  # +1: local n
-            ):
-                break
-            chain.append(m)
-            j += 1
-        if len(chain) >= MIN_CHAIN:
-            out.append((None, chain))
-        else:
-            out.extend(batch[k:j])
-        k = j
-    return out
+    global _KINDS
+    if _KINDS is None:
+        _KINDS = unary_classes(EXPRS)
+    return _fusion.plan(batch, _KINDS, MIN_CHAIN) or batch
 
 
 def kernel_code(chain) -> str:

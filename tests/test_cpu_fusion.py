@@ -1,0 +1,217 @@
+"""Fused chains of elementwise ops on CPU streams (umx.backends._cpu_fuse)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import umx as mx
+from tests.helpers import check
+from tests.test_streams import boom
+from umx._scheduler import EvalError
+from umx.backends import _cpu_fuse
+from umx.ops import unary
+
+pytestmark = pytest.mark.skipif(
+    not _cpu_fuse.available(), reason=f"no CPU kernels: {_cpu_fuse.unavailable_reason()}"
+)
+
+FUSED = sorted(set(_cpu_fuse.OPS))
+# NumPy references, in the input's dtype as umx computes them unfused.
+NP = {
+    "copy": np.copy, "stop_gradient": np.copy, "negative": np.negative, "abs": np.abs,
+    "square": np.square, "reciprocal": lambda x: (1 / x).astype(x.dtype),
+    "sqrt": np.sqrt, "rsqrt": lambda x: (1 / np.sqrt(x)).astype(x.dtype),
+    "floor": np.floor, "ceil": np.ceil, "exp": np.exp,
+    "sigmoid": lambda x: (1 / (1 + np.exp(-x))).astype(x.dtype),
+}  # fmt: skip
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counts the fused chains run (and their lengths)."""
+    seen = []
+    real = _cpu_fuse.run_chain
+
+    def spy(chain, x):
+        seen.append(len(chain))
+        return real(chain, x)
+
+    monkeypatch.setattr(_cpu_fuse, "run_chain", spy)
+    return seen
+
+
+def _arr(x: np.ndarray) -> mx.array:
+    return mx.array(x, dtype=mx.float64 if x.dtype == np.float64 else mx.float32)
+
+
+def _chain(x, names, stream=mx.cpu):
+    if isinstance(x, np.ndarray):
+        x = _arr(x)
+    for name in names:
+        x = getattr(unary, name)(x, stream=stream)
+    return x
+
+
+def _reference(x, names):
+    with np.errstate(all="ignore"):
+        for name in names:
+            x = NP[name](x)
+    return x
+
+
+def test_a_chain_runs_as_one_call_and_matches_numpy(calls, rng):
+    x = rng.standard_normal((64, 33)).astype(np.float32)
+    names = ["abs", "sqrt", "exp", "negative", "sigmoid", "square", "reciprocal"]
+    out = _chain(x, names)
+    check(out, _reference(x, names), rtol=1e-5, atol=0)
+    assert calls == [len(names)]
+
+
+def test_the_seed_chain_of_500_exps(calls):
+    b = mx.random.uniform(shape=(512, 4), key=mx.random.key(0))
+    x = b
+    for _ in range(500):
+        x = mx.exp(x, stream=mx.cpu)
+    ref = _reference(np.array(b), ["exp"] * 500)
+    got = np.array(x)
+    assert calls == [500]
+    assert np.array_equal(got, ref)  # every element overflowed to inf, as in NumPy
+
+
+@given(
+    names=st.lists(st.sampled_from(FUSED), min_size=3, max_size=12),
+    shape=st.sampled_from([(), (0,), (1,), (7,), (3, 5), (1025,), (40, 70), (2, 0, 3)]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_random_chains_match_numpy(names, shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = np.asarray(rng.standard_normal(shape) * 4, dtype=dtype)
+    with np.errstate(all="ignore"):
+        ref = _reference(x, names)
+    out = _chain(x, names)
+    # exp and sigmoid differ from NumPy's by an ulp or two; chains amplify that
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(np.array(out), ref, rtol=tol, atol=0, equal_nan=True)
+    assert np.array(out).dtype == dtype and out.shape == shape
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_special_values_agree_with_numpy(dtype):
+    info = np.finfo(dtype)
+    vals = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, info.max, info.tiny, -info.tiny,
+            info.smallest_subnormal, 88.7, 88.8, -87.3, -103.9, -104.0, 709.7, 709.8, -745.0,
+            -745.2, 0.5, 1e-8, -1e-8, 1e30, -1e30]  # fmt: skip
+    x = np.array(vals, dtype=dtype)
+    for name in FUSED:
+        out = np.array(_chain(x, [name, "copy", "copy"]))
+        with np.errstate(all="ignore"):
+            ref = NP[name](x)
+        # same inf / nan / zero pattern (signs included), values within an ulp
+        assert np.array_equal(np.isnan(out), np.isnan(ref)), name
+        assert np.array_equal(out == np.inf, ref == np.inf), name
+        assert np.array_equal(out == -np.inf, ref == -np.inf), name
+        assert np.array_equal(out == 0, ref == 0), name
+        assert np.array_equal(np.signbit(out[out == 0]), np.signbit(ref[ref == 0])), name
+        fin = np.isfinite(ref)
+        np.testing.assert_allclose(out[fin], ref[fin], rtol=3 * info.eps, atol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_is_within_about_an_ulp(dtype, rng):
+    x = (rng.standard_normal(1 << 16) * (30 if dtype == np.float32 else 200)).astype(dtype)
+    out = np.array(_chain(x, ["exp", "copy", "copy"]))
+    ref = np.exp(x.astype(np.longdouble))
+    with np.errstate(all="ignore"):
+        ulp = np.spacing(ref.astype(dtype)).astype(np.longdouble)
+        ok = np.isfinite(ref.astype(dtype)) & (ref.astype(dtype) > np.finfo(dtype).tiny)
+    assert ok.sum() > 1000
+    # float32 is computed in double (0.51 ulp); float64 reaches 1.1 ulp (NumPy's: 0.7)
+    assert float((np.abs(out - ref) / ulp)[ok].max()) <= (0.52 if dtype == np.float32 else 1.2)
+
+
+def test_a_large_chain_is_split_across_threads(monkeypatch, rng):
+    monkeypatch.setattr(_cpu_fuse, "_threads", 4)
+    monkeypatch.setattr(_cpu_fuse, "_OPS_PER_THREAD", 1 << 10)
+    x = rng.standard_normal(100_003).astype(np.float32)
+    names = ["abs", "sqrt", "negative", "exp", "square"]
+    out = _chain(x, names)
+    np.testing.assert_allclose(np.array(out), _reference(x, names), rtol=1e-6)
+
+
+def test_non_contiguous_inputs(calls, rng):
+    x = rng.standard_normal((30, 40)).astype(np.float64)
+    a = mx.transpose(_arr(x))[::2]
+    out = _chain(a, ["negative", "exp", "sqrt"])
+    check(out, _reference(x.T[::2], ["negative", "exp", "sqrt"]), rtol=1e-14)
+    assert calls == [3]
+
+
+def test_intermediates_someone_holds_are_computed(calls, rng):
+    x = mx.array(rng.standard_normal(100).astype(np.float32))
+    y1 = mx.exp(x)
+    y2 = mx.negative(y1)
+    y3 = mx.abs(mx.sqrt(mx.square(y2)))
+    mx.eval(y3)  # y1 and y2 are held: only square, sqrt, abs fuse
+    assert calls == [3]
+    check(y1, np.exp(np.array(x)), rtol=1e-6)
+    check(y2, -np.exp(np.array(x)), rtol=1e-6)
+    check(y3, np.exp(np.array(x)), rtol=1e-6)
+
+
+def test_other_dtypes_and_short_chains_are_not_fused(calls):
+    h = mx.exp(mx.exp(mx.exp(mx.zeros((4,), dtype=mx.float16))))
+    check(h, np.exp(np.exp(np.exp(np.zeros(4, np.float16)))))
+    two = mx.exp(mx.exp(mx.zeros((4,))))
+    check(two, np.exp(np.exp(np.zeros(4, np.float32))))
+    assert calls == []
+
+
+def test_a_failure_before_the_chain_reaches_eval_and_the_stream_recovers(monkeypatch):
+    real = _cpu_fuse.run_chain
+
+    def broken(chain, x):
+        raise FloatingPointError("boom")
+
+    monkeypatch.setattr(_cpu_fuse, "run_chain", broken)
+    out = _chain(mx.ones((8,)), ["exp", "negative", "exp"])
+    with pytest.raises(RuntimeError, match="exp.*boom|boom"):
+        mx.eval(out)
+    monkeypatch.setattr(_cpu_fuse, "run_chain", real)
+    again = _chain(mx.ones((8,)), ["exp", "negative", "exp"])
+    check(again, np.exp(-np.exp(np.ones(8, np.float32))), rtol=1e-6)
+
+
+def test_the_chain_inherits_an_earlier_failure():
+    out = _chain(boom(mx.ones((6,))), ["exp", "exp", "exp"])
+    with pytest.raises(EvalError, match=r"\[boom\]"):
+        mx.eval(out)
+    check(
+        _chain(mx.ones((2,)), ["exp", "exp", "exp"]),
+        _reference(np.ones(2, np.float32), ["exp"] * 3),
+    )
+
+
+def test_without_a_compiler_chains_run_op_by_op(tmp_path):
+    code = (
+        "import numpy as np, umx as mx\n"
+        "from umx.backends import _cpu_fuse\n"
+        "x = mx.array(np.arange(6, dtype=np.float32))\n"
+        "y = mx.sqrt(mx.exp(mx.negative(x)))\n"
+        "print(np.allclose(np.array(y), np.sqrt(np.exp(-np.arange(6)))), _cpu_fuse.available(),"
+        " _cpu_fuse.unavailable_reason())\n"
+    )
+    env = dict(os.environ, CC="no-such-compiler-here", UMX_CACHE_DIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("True False OSError: no C compiler"), r.stdout
+    env = dict(os.environ, UMX_CPU_FUSION="0")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.stdout.strip() == "True False disabled by UMX_CPU_FUSION=0", r.stdout + r.stderr

@@ -1,0 +1,126 @@
+/* Fused chains of elementwise unary ops for umx's CPU streams.
+ *
+ * umx builds this file once per machine with the system C compiler (see _cpu_fuse.py) and
+ * calls it through ctypes. A chain is a list of op codes; the input is processed in blocks
+ * that stay in L1 while every op of the chain runs over them, each op a loop the compiler
+ * vectorizes. Everything here is branch-free per element so that it vectorizes, and
+ * handles inf and nan as NumPy does. No -ffast-math: IEEE semantics are kept.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Op codes: keep in step with OPS in _cpu_fuse.py. */
+enum {
+    OP_COPY = 0, OP_NEGATIVE, OP_ABS, OP_SQUARE, OP_RECIPROCAL, OP_SQRT, OP_RSQRT,
+    OP_FLOOR, OP_CEIL, OP_EXP, OP_SIGMOID,
+};
+
+#define BLOCK 1024
+
+static inline uint64_t bits_of(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+static inline double from_bits(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+
+static const double LOG2E = 1.4426950408889634;
+static const double SHIFT = 0x1.8p52;            /* rounds to an integer in the low bits */
+static const double LN2_HI = 0x1.62e42fee00000p-1; /* 32 significant bits: k * LN2_HI exact */
+static const double LN2_LO = 0x1.a39ef35793c76p-33;
+
+/* exp of a double in [-745.2, 709.8] (callers clamp): x = k ln2 + r, |r| <= ln2 / 2, a
+ * Taylor polynomial for exp(r) (degree 13: truncation below 1e-17), then 2^k applied in
+ * two exact halves so that overflow gives inf and subnormal results round once. */
+static inline double exp_clamped(double x) {
+    double t = x * LOG2E + SHIFT;
+    double kd = t - SHIFT;
+    int64_t k = (int64_t)(bits_of(t) - bits_of(SHIFT));
+    double r = (x - kd * LN2_HI) - kd * LN2_LO;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    int64_t k1 = k >> 1, k2 = k - k1;
+    return p * from_bits((uint64_t)(k1 + 1023) << 52) * from_bits((uint64_t)(k2 + 1023) << 52);
+}
+
+static inline double exp_f64(double x) {
+    double c = x > 709.8 ? 709.8 : x;
+    c = c < -745.2 ? -745.2 : c;
+    double y = exp_clamped(c);
+    return x != x ? x : y;
+}
+
+/* float32: computed in double (degree 8 is enough there), rounded once to float. */
+static inline float exp_f32(float xf) {
+    double x = xf;
+    double c = x > 89.0 ? 89.0 : x;
+    c = c < -104.0 ? -104.0 : c;
+    double t = c * LOG2E + SHIFT;
+    double kd = t - SHIFT;
+    int64_t k = (int64_t)(bits_of(t) - bits_of(SHIFT));
+    double r = (c - kd * LN2_HI) - kd * LN2_LO;
+    double p = 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    float y = (float)(p * from_bits((uint64_t)(k + 1023) << 52));
+    return xf != xf ? xf : y;
+}
+
+static inline double sigmoid_f64(double x) { return 1.0 / (1.0 + exp_f64(-x)); }
+static inline float sigmoid_f32(float x) { return (float)(1.0 / (1.0 + (double)exp_f32(-x))); }
+
+/* One chain over n elements, x -> y (x == y is allowed). Returns -1 for an unknown op. */
+#define DEFINE_CHAIN(T, SUFFIX, ONE, SQRT, FLOOR, CEIL, FABS, EXP, SIGMOID)                   \
+    int umx_chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops, int32_t nops) {  \
+        T buf[BLOCK] __attribute__((aligned(64)));                                           \
+        for (int32_t j = 0; j < nops; j++)                                                   \
+            if (ops[j] < OP_COPY || ops[j] > OP_SIGMOID) return -1;                          \
+        for (int64_t s = 0; s < n; s += BLOCK) {                                             \
+            int64_t m = n - s < BLOCK ? n - s : BLOCK;                                       \
+            memcpy(buf, x + s, (size_t)m * sizeof(T));                                       \
+            for (int32_t j = 0; j < nops; j++) {                                             \
+                switch (ops[j]) {                                                            \
+                case OP_NEGATIVE: for (int64_t i = 0; i < m; i++) buf[i] = -buf[i]; break;   \
+                case OP_ABS: for (int64_t i = 0; i < m; i++) buf[i] = FABS(buf[i]); break;   \
+                case OP_SQUARE: for (int64_t i = 0; i < m; i++) buf[i] *= buf[i]; break;     \
+                case OP_RECIPROCAL:                                                          \
+                    for (int64_t i = 0; i < m; i++) buf[i] = ONE / buf[i];                   \
+                    break;                                                                   \
+                case OP_SQRT: for (int64_t i = 0; i < m; i++) buf[i] = SQRT(buf[i]); break;  \
+                case OP_RSQRT:                                                               \
+                    for (int64_t i = 0; i < m; i++) buf[i] = ONE / SQRT(buf[i]);             \
+                    break;                                                                   \
+                case OP_FLOOR: for (int64_t i = 0; i < m; i++) buf[i] = FLOOR(buf[i]); break;\
+                case OP_CEIL: for (int64_t i = 0; i < m; i++) buf[i] = CEIL(buf[i]); break;  \
+                case OP_EXP: for (int64_t i = 0; i < m; i++) buf[i] = EXP(buf[i]); break;    \
+                case OP_SIGMOID:                                                             \
+                    for (int64_t i = 0; i < m; i++) buf[i] = SIGMOID(buf[i]);                \
+                    break;                                                                   \
+                default: break; /* OP_COPY */                                                \
+                }                                                                            \
+            }                                                                                \
+            memcpy(y + s, buf, (size_t)m * sizeof(T));                                       \
+        }                                                                                    \
+        return 0;                                                                            \
+    }
+
+DEFINE_CHAIN(float, f32, 1.0f, sqrtf, floorf, ceilf, fabsf, exp_f32, sigmoid_f32)
+DEFINE_CHAIN(double, f64, 1.0, sqrt, floor, ceil, fabs, exp_f64, sigmoid_f64)
+
+/* The ABI version _cpu_fuse.py expects; bump it with any change of the op codes. */
+int umx_kernels_version(void) { return 1; }
