@@ -52,55 +52,80 @@ def _on_gpu(stream) -> bool:
     return stream is not None and stream.device.type is DeviceType.gpu
 
 
-def _topo(outputs, mixed: bool) -> list:
-    """Unscheduled ancestors of ``outputs`` as (node, prepare) pairs in dependency order.
+def _topo(outputs, mixed: bool) -> tuple[list, bool]:
+    """Unscheduled ancestors of ``outputs`` as (node, prepare) pairs in dependency order,
+    and whether any of them has several outputs.
 
     ``prepare`` lists the inputs that come from another stream and are not ready (or, with
     several devices, that live on another device); None when there are none.
     """
     order = []
+    emit = order.append
     seen = set()
+    visit = seen.add
+    multi = False
     for o in outputs:
         if o._data is not None or o._seq or id(o) in seen:
             continue
-        stack = [(o, False)]
+        # Post-order walk. The stack holds nodes to expand and (node, prep) pairs to emit.
+        stack = [o]
+        push = stack.append
         while stack:
-            n, prep = stack.pop()
-            if prep is not False:
-                order.append((n, prep))
+            n = stack.pop()
+            if type(n) is tuple:
+                emit(n)
                 continue
-            nid = id(n)
-            if nid in seen:
-                continue
-            seen.add(nid)
-            ns = n._stream
-            prep = None
-            if n._prim.multi:  # computes its siblings too; () sends it to the general loop
-                for s in n._siblings:
-                    seen.add(id(s))
-                prep = ()
-            marker = len(stack)
-            stack.append(None)
-            for i in n._inputs:
-                if i._data is None:
-                    if not i._seq and id(i) not in seen:
-                        stack.append((i, False))
-                    # Scheduled earlier (even on this stream): it may fail, so the
-                    # general loop checks it rather than reading a missing buffer.
-                    if i._stream is not ns or i._seq:
+            while True:  # follows a run of one-input nodes without touching the stack
+                nid = id(n)
+                if nid in seen:
+                    break
+                visit(nid)
+                ns = n._stream
+                prep = None
+                if n._prim.multi:  # computes its siblings too; () sends it to the general loop
+                    for s in n._siblings:
+                        visit(id(s))
+                    prep = ()
+                    multi = True
+                ins = n._inputs
+                if len(ins) == 1:
+                    i = ins[0]
+                    nxt = None
+                    if i._data is None:
+                        if not i._seq and id(i) not in seen:
+                            nxt = i
+                        # Scheduled earlier (even on this stream): it may fail, so the
+                        # general loop checks it rather than reading a missing buffer.
+                        if i._stream is not ns or i._seq:
+                            prep = [i] if not prep else prep + [i]
+                    elif mixed and i._stream is not ns and (_on_gpu(ns) or _on_gpu(i._stream)):
                         prep = [i] if not prep else prep + [i]
-                elif mixed and i._stream is not ns and (_on_gpu(ns) or _on_gpu(i._stream)):
-                    # A GPU buffer read by the CPU, or anything read by a GPU op from
-                    # another stream: a wait or a transfer. Host to host needs nothing.
-                    prep = [i] if not prep else prep + [i]
-            stack[marker] = (n, prep)
-    return order
+                    push((n, prep))
+                    if nxt is None:
+                        break
+                    n = nxt
+                    continue
+                marker = len(stack)
+                push(None)
+                for i in ins:
+                    if i._data is None:
+                        if not i._seq and id(i) not in seen:
+                            push(i)
+                        if i._stream is not ns or i._seq:
+                            prep = [i] if not prep else prep + [i]
+                    elif mixed and i._stream is not ns and (_on_gpu(ns) or _on_gpu(i._stream)):
+                        # A GPU buffer read by the CPU, or anything read by a GPU op from
+                        # another stream: a wait or a transfer. Host to host needs nothing.
+                        prep = [i] if not prep else prep + [i]
+                stack[marker] = (n, prep)
+                break
+    return order, multi
 
 
 def _schedule(outputs, inline: bool):
     """Queue the work behind ``outputs``; returns the executor to drain inline, if any."""
     with _sched_lock:
-        order = _topo(outputs, mixed_devices)
+        order, multi = _topo(outputs, mixed_devices)
         if not order:
             return None
         s0 = order[0][0]._stream
@@ -130,10 +155,11 @@ def _schedule(outputs, inline: bool):
                     ex.seq += 1
                     n._seq = ex.seq
                     b.append((n, prep))
-            for n, _ in order:
-                if n._prim.multi:
-                    for s in n._siblings:
-                        s._seq = n._seq
+            if multi:
+                for n, _ in order:
+                    if n._prim.multi:
+                        for s in n._siblings:
+                            s._seq = n._seq
         except BaseException:  # interrupted (Ctrl-C): nothing is queued yet, undo the numbers
             for n, _ in order:
                 n._seq = 0
