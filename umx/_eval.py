@@ -8,9 +8,12 @@ earliest unfinished node is always runnable, hence no deadlock across threads.
 from __future__ import annotations
 
 import threading
+from sys import getrefcount
 
+from . import _scheduler
 from ._array import array
 from ._device import DeviceType
+from ._fusion import FLOATS, MIN_CHAIN, PRIVATE_REFS, Chain
 from ._scheduler import executor_for
 
 __all__ = ["eval", "async_eval", "flatten_arrays"]
@@ -64,6 +67,8 @@ def _topo(outputs, mixed: bool) -> tuple[list, bool]:
     seen = set()
     visit = seen.add
     multi = False
+    fuse_ok = not (_scheduler.retain_graph or _scheduler.tracing)  # graphs kept, profiling
+    fuse_stream = kinds = None
     for o in outputs:
         if o._data is not None or o._seq or id(o) in seen:
             continue
@@ -90,6 +95,47 @@ def _topo(outputs, mixed: bool) -> tuple[list, bool]:
                 ins = n._inputs
                 if len(ins) == 1:
                     i = ins[0]
+                    if ns is not fuse_stream:
+                        fuse_stream = ns
+                        ex = ns.executor or executor_for(ns)
+                        kinds = ex.fusable if fuse_ok else None
+                    if kinds is not None and type(n._prim) in kinds and n._dtype in FLOATS:
+                        # Walk up the run of private fusable nodes that ends here.
+                        chain = None
+                        dtype = n._dtype
+                        while (
+                            i._data is None
+                            and i._dtype is dtype
+                            and type(i._prim) in kinds
+                            and i._stream is ns
+                            and not i._seq
+                            and getrefcount(i) <= PRIVATE_REFS
+                        ):
+                            if chain is None:
+                                chain = Chain((n,))
+                            chain.append(i)
+                            i = i._inputs[0]
+                        if chain is not None and len(chain) >= MIN_CHAIN and i._dtype is dtype:
+                            chain.reverse()
+                            chain.prep = None
+                            nxt = None
+                            if i._data is None:
+                                if not i._seq and id(i) not in seen:
+                                    nxt = i
+                                if i._stream is not ns or i._seq:
+                                    chain.prep = [i]
+                            elif (
+                                mixed
+                                and i._stream is not ns
+                                and (_on_gpu(ns) or _on_gpu(i._stream))
+                            ):
+                                chain.prep = [i]
+                            push((n, chain))
+                            if nxt is None:
+                                break
+                            n = nxt
+                            continue
+                        i = ins[0]
                     nxt = None
                     if i._data is None:
                         if not i._seq and id(i) not in seen:

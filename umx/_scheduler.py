@@ -14,7 +14,8 @@ from collections import deque
 
 import numpy as np
 
-from . import _fusion, _host_memory, _trace
+from . import _host_memory, _trace
+from ._fusion import Chain
 from .backends import _cpu_fuse
 
 __all__ = ["Executor", "CpuExecutor", "executor_for", "EvalError"]
@@ -28,6 +29,7 @@ class Executor:
     """An in-order executor of batches of nodes for one stream."""
 
     inline_ok = False
+    fusable = None  # primitive classes whose runs eval may queue as one Chain entry
 
     def __init__(self, stream) -> None:
         self.stream = stream
@@ -89,7 +91,7 @@ class Executor:
         for item in batch:
             if item is None:
                 continue
-            for n in item[1] if item[0] is None else item[:1]:  # a fused chain: its nodes
+            for n in item[1] if type(item[1]) is Chain else item[:1]:  # a chain: its nodes
                 if n._data is None and n._error is None:
                     _fail(n, exc)
                 if n._seq > last:
@@ -185,14 +187,15 @@ class CpuExecutor(Executor):
     xp = np
     inline_ok = True  # the thread calling eval may drain this stream itself
 
+    @property
+    def fusable(self) -> frozenset | None:
+        """Primitive classes whose runs the graph walk may fuse (None: fuse nothing)."""
+        return None if _cpu_fuse._lib is False else _cpu_fuse.kinds()
+
     def run_batch(self, batch, plain: bool = False) -> None:
         if tracing and not plain:  # mx.profile is active: the traced loop (umx._trace)
             _trace.run_traced(self, batch)
             return
-        if len(batch) >= _MIN_CHAIN and not retain_graph and _cpu_fuse._lib is not False:
-            fused = _fusion.plan(batch, _cpu_fuse.kinds(), _MIN_CHAIN)
-            if fused is not None and _cpu_fuse.available():
-                batch[:] = fused  # runs of elementwise ops become one native call each
         with np.errstate(all="ignore"):
             size = len(batch)
             if retain_graph:
@@ -265,7 +268,7 @@ class CpuExecutor(Executor):
         failed = False
         for k in range(start, stop):
             n, prep = batch[k]
-            if n is None:  # a fused chain: prep holds its nodes
+            if type(prep) is Chain:  # a fused run of elementwise ops, n its last node
                 failed = self._run_chain(prep) or failed
                 batch[k] = None
                 continue
@@ -303,9 +306,16 @@ class CpuExecutor(Executor):
         last = chain[-1]
         try:
             src = chain[0]._inputs[0]
+            x = self.prepare(chain[0], chain.prep)[0] if chain.prep else src._data
             if src._error is not None:
                 raise src._error
-            last._data = out = _cpu_fuse.run_chain(chain, src._data)
+            if _cpu_fuse.available():
+                out = _cpu_fuse.run_chain(chain, x)
+            else:  # no compiler here: op by op
+                for c in chain:
+                    x = c._prim.eval(np, x)
+                out = x
+            last._data = out
             for c in chain:
                 c._inputs = ()
             if out.nbytes >= _TRACKED:
@@ -340,7 +350,6 @@ _ndarray = np.ndarray
 # ended, cleared streams) do not keep a thread each.
 WORKER_IDLE_S = 30.0
 _TRACKED = _host_memory.TRACKED_BYTES
-_MIN_CHAIN = _cpu_fuse.MIN_CHAIN
 
 # While > 0 (a transform is tracing), evaluation keeps graph edges instead of releasing them.
 retain_graph = 0

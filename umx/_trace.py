@@ -17,6 +17,8 @@ import os
 import threading
 import time
 
+from ._fusion import Chain
+
 __all__ = ["Recorder", "recorder", "run_traced", "lane_name", "profile"]
 
 # The active Recorder, or None. Read once per batch by the executors.
@@ -243,6 +245,9 @@ def run_traced(ex, batch) -> None:
         item = batch[k]
         batch[k] = None  # as the untraced loop: intermediates die once consumed
         n, prep = item
+        if type(prep) is Chain:  # queued fused before the profile started: run it as is
+            run([item], True)
+            continue
         if prep is not None:
             for i in prep:
                 s = i._stream
@@ -287,6 +292,9 @@ def run_traced_gpu(ex, batch, run) -> None:
             item = batch[k]
             batch[k] = None
             n, prep = item
+            if type(prep) is Chain:  # queued fused before the profile started: run it as is
+                run(ex, [item])
+                continue
             if prep is not None:
                 for i in prep:
                     s = i._stream

@@ -2,7 +2,7 @@
 
 A NumPy call costs ~1 us and the scheduler ~0.5 us per node, so a chain of small
 elementwise ops is call-bound, and on large arrays each op streams the whole array through
-memory once. A run of fusable nodes (found by ``umx._fusion.plan``) is computed instead by a
+memory once. A run of fusable nodes (found by the graph walk, umx._fusion) is computed by a
 small C library, ``_cpu_kernels.c``, that applies every op of the chain to one cache-sized
 block at a time. Large chains are split across threads (the call releases the GIL).
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["OPS", "MIN_CHAIN", "available", "kinds", "run_chain", "unavailable_reason"]
+__all__ = ["OPS", "available", "kinds", "run_chain", "unavailable_reason"]
 
 # Op codes of _cpu_kernels.c, by primitive name.
 OPS = {
@@ -35,7 +35,6 @@ OPS = {
     "sqrt": 5, "rsqrt": 6, "floor": 7, "ceil": 8, "exp": 9, "sigmoid": 10,
 }  # fmt: skip
 _ABI_VERSION = 1
-MIN_CHAIN = 3  # below this the ctypes call costs about what it saves
 _SOURCE = Path(__file__).with_name("_cpu_kernels.c")
 _FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99"]
 # Split a chain across threads once it has this many element-ops per thread (~25 us).

@@ -25,6 +25,7 @@ import cupy
 import numpy as np
 
 from .. import _scheduler
+from .._fusion import Chain
 from .._scheduler import Executor, _fail, _inherit_error
 from . import _cuda_fuse as _fuse
 from . import _cuda_mem as mem
@@ -42,6 +43,7 @@ class GpuExecutor(Executor):
 
     inline_ok = True
     gpu = True
+    fusable = _fuse.kinds()
 
     def __init__(self, stream) -> None:
         super().__init__(stream)
@@ -71,6 +73,8 @@ class GpuExecutor(Executor):
     def _ready(self, batch) -> bool:
         """True when enqueueing ``batch`` needs no CPU-side wait on unfinished work."""
         for _n, prep in batch:
+            if type(prep) is Chain:
+                prep = prep.prep
             if prep is None:
                 continue
             for i in prep:
@@ -133,11 +137,9 @@ class GpuExecutor(Executor):
     def run_batch(self, batch) -> None:
         failed = False
         release = not getattr(_scheduler, "retain_graph", 0)
-        if release and len(batch) >= _fuse.MIN_CHAIN:
-            batch = _fuse.plan(batch)  # runs of elementwise ops become one kernel each
         with cupy.cuda.Device(self.device_id), self.cs, _using_allocator(mem.MEM.malloc):
             for n, prep in batch:
-                if n is None:  # a fused chain (prep holds its nodes)
+                if type(prep) is Chain:  # a fused run of elementwise ops, n its last node
                     failed = self._run_chain(prep) or failed
                     continue
                 try:
@@ -173,6 +175,8 @@ class GpuExecutor(Executor):
         last = chain[-1]
         try:
             src = chain[0]._inputs[0]
+            if chain.prep:
+                self._wait_inputs(chain.prep)
             if src._error is not None:
                 raise src._error
             last._data = _fix(_fuse.run_chain(cupy, chain, self._dev(src)), last._dtype.np)

@@ -8,7 +8,6 @@ compiled once into one ElementwiseKernel (cached by its code) and launched once.
 
 from __future__ import annotations
 
-from .. import _fusion
 from .._fusion import unary_classes
 
 # CUDA C expressions of the unary primitives (by primitive name), over a value ``v``.
@@ -22,16 +21,15 @@ EXPRS = {
     "sigmoid": "T(1) / (T(1) + exp(-v))", "erf": "erf(v)", "floor": "floor(v)",
     "ceil": "ceil(v)", "copy": "v", "stop_gradient": "v",
 }  # fmt: skip
-MIN_CHAIN = 3  # shorter runs are not worth a (first-time) compile
 _KINDS: frozenset | None = None
 
 
-def plan(batch) -> list:
-    """The batch with runs of fusable nodes replaced by ``(None, [nodes...])`` entries."""
+def kinds() -> frozenset:
+    """The primitive classes the fused CUDA kernels cover."""
     global _KINDS
     if _KINDS is None:
         _KINDS = unary_classes(EXPRS)
-    return _fusion.plan(batch, _KINDS, MIN_CHAIN) or batch
+    return _KINDS
 
 
 def kernel_code(chain) -> str:
