@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import _dtypes as dt
-from .._array import array, as_array, node
+from .._array import _new, array, as_array, node
 from .._device import resolve_stream
 from .._primitive import Primitive
 from .._rules import zero_jvp, zero_vjp
@@ -75,7 +75,17 @@ def _unary(prim: Unary, rule: dict, doc: str, message: str | None = None):
         except KeyError:
             msg = message or f"Not supported for {a._dtype.name}."
             raise ValueError(f"[{name}] {msg}") from None
-        return node(prim, (a,), a._shape, out, resolve_stream(stream))
+        # node() inlined: this is the hot path of elementwise chains
+        n = _new(array)
+        n._shape = a._shape
+        n._dtype = out
+        n._prim = prim
+        n._inputs = (a,)
+        n._stream = resolve_stream(stream)
+        n._data = None
+        n._seq = 0
+        n._error = None
+        return n
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
