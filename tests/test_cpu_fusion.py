@@ -85,8 +85,12 @@ def test_the_seed_chain_of_500_exps(calls):
     assert np.array_equal(got, ref)  # every element overflowed to inf, as in NumPy
 
 
+# floor and ceil turn an ulp of difference upstream into a whole unit: tested apart
+SMOOTH = [n for n in FUSED if n not in ("floor", "ceil")]
+
+
 @given(
-    names=st.lists(st.sampled_from(FUSED), min_size=3, max_size=12),
+    names=st.lists(st.sampled_from(SMOOTH), min_size=3, max_size=12),
     shape=st.sampled_from([(), (0,), (1,), (7,), (3, 5), (1025,), (40, 70), (2, 0, 3)]),
     dtype=st.sampled_from([np.float32, np.float64]),
     seed=st.integers(0, 2**16),
