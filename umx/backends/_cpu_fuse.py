@@ -161,7 +161,9 @@ def _codes(chain) -> np.ndarray:
 
 def run_chain(chain, x: np.ndarray) -> np.ndarray:
     """The chain's result for input ``x`` (a new C-contiguous array of ``x``'s dtype)."""
-    x = np.ascontiguousarray(x)
+    x = np.asarray(x)
+    if not x.flags.c_contiguous:
+        x = x.copy(order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
     fn = _lib.umx_chain_f32 if x.dtype == np.float32 else _lib.umx_chain_f64
     y = np.empty_like(x)
     codes = _codes(chain)
