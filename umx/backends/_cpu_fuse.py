@@ -34,7 +34,7 @@ OPS = {
     "copy": 0, "stop_gradient": 0, "negative": 1, "abs": 2, "square": 3, "reciprocal": 4,
     "sqrt": 5, "rsqrt": 6, "floor": 7, "ceil": 8, "exp": 9, "sigmoid": 10,
 }  # fmt: skip
-_ABI_VERSION = 1
+_ABI_VERSION = 2
 _SOURCE = Path(__file__).with_name("_cpu_kernels.c")
 _FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99"]
 # Split a chain across threads once it has this many element-ops per thread (~25 us).
@@ -47,6 +47,7 @@ _reason = ""
 _kinds: frozenset | None = None
 _pool = None
 _threads = 1
+_openmp = False  # the library splits chains itself (OpenMP threads spin briefly: fast wake-up)
 
 
 def unavailable_reason() -> str:
@@ -115,12 +116,14 @@ def _load() -> None:
         for name in ("umx_chain_f32", "umx_chain_f64"):
             f = getattr(lib, name)
             f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-            f.argtypes += [ctypes.c_int32]
+            f.argtypes += [ctypes.c_int32, ctypes.c_int32]
             f.restype = ctypes.c_int
     except (OSError, subprocess.SubprocessError) as exc:
         _lib, _reason = False, f"{type(exc).__name__}: {exc}"
         return
+    global _openmp
     _threads = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    _openmp = bool(lib.umx_kernels_threaded())
     _lib = lib
 
 
@@ -141,7 +144,8 @@ def _build() -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
     os.close(fd)
     try:
-        for arch in (["-march=native"], []):  # some compilers lack -march=native
+        # OpenMP where the compiler has it; some compilers lack -march=native
+        for arch in (["-march=native", "-fopenmp"], ["-fopenmp"], ["-march=native"], []):
             cmd = [cc, *_FLAGS, *arch, str(_SOURCE), "-o", tmp, "-lm"]
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             if r.returncode == 0:
@@ -170,8 +174,8 @@ def run_chain(chain, x: np.ndarray) -> np.ndarray:
     n, nops = x.size, len(codes)
     parts = min(_threads, n // _SPLIT_ALIGN, n * nops // _OPS_PER_THREAD)
     xp, yp, cp = x.ctypes.data, y.ctypes.data, codes.ctypes.data
-    if parts <= 1:
-        rc = fn(xp, yp, n, cp, nops)
+    if parts <= 1 or _openmp:
+        rc = fn(xp, yp, n, cp, nops, max(parts, 1))
     else:
         rc = _run_split(fn, xp, yp, x.itemsize, n, cp, nops, parts)
     if rc != 0:
@@ -193,9 +197,9 @@ def _run_split(fn, xp, yp, itemsize, n, cp, nops, parts) -> int:
     for start in range(step, n, step):
         m = min(step, n - start)
         off = start * itemsize
-        futures.append(_pool.submit(fn, xp + off, yp + off, m, cp, nops))
+        futures.append(_pool.submit(fn, xp + off, yp + off, m, cp, nops, 1))
     try:
-        rc = fn(xp, yp, min(step, n), cp, nops)
+        rc = fn(xp, yp, min(step, n), cp, nops, 1)
         for f in futures:
             rc = f.result() or rc
     except BaseException:  # interrupted: the threads still write into y, let them finish

@@ -1,0 +1,70 @@
+"""Where the CPU fused chain's time goes on this machine: the native kernel alone (one
+thread and split), and the graph build / eval of the 500-exp chain. A diagnostic."""
+
+from __future__ import annotations
+
+import _isolate  # noqa: F401 - first: keeps bench/random.py from shadowing `random`
+
+# isort: split
+
+import time
+
+import numpy as np
+
+import umx as mx
+from umx.backends import _cpu_fuse
+
+
+def med(f, n=40) -> float:
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t)
+    return sorted(ts)[n // 2] * 1e3
+
+
+def main() -> None:
+    assert _cpu_fuse.available(), _cpu_fuse.unavailable_reason()
+    flags = open("/proc/cpuinfo").read()
+    print(
+        "avx512f" in flags, "avx2" in flags, "threads", _cpu_fuse._threads, "omp", _cpu_fuse._openmp
+    )
+    x = (np.random.default_rng(0).random((512, 4)) * 1e-3).astype(np.float32)
+    y = np.empty_like(x)
+    codes = np.full(500, 9, np.int32)
+    fn = _cpu_fuse._lib.umx_chain_f32
+    args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, 500)
+    print(f"kernel, one thread: {med(lambda: fn(*args, 1)):.3f} ms")
+    for parts in (2, 4, 8):
+        ms = med(lambda p=parts: fn(*args, p))
+        print(f"kernel, {parts} parts (OpenMP): {ms:.3f} ms")
+        ms = med(lambda p=parts: _cpu_fuse._run_split(fn, *args[:2], 4, x.size, *args[3:], p))
+        print(f"kernel, {parts} parts (thread pool): {ms:.3f} ms")
+    with np.errstate(all="ignore"):
+        print(f"NumPy 500 exps: {med(lambda: [np.exp(x) for _ in range(500)]):.3f} ms")
+    b = mx.array(x)
+    mx.eval(b)
+    a = mx.random.uniform(shape=(4096, 512))
+    bg = mx.random.uniform(shape=(512, 4))
+    mx.eval(a, bg)
+
+    def build(src):
+        z = src
+        for _ in range(500):
+            z = mx.exp(z, stream=mx.cpu)
+        return z
+
+    print(f"build: {med(lambda: build(b)):.3f} ms")
+    print(f"build + eval, host input: {med(lambda: mx.eval(build(b))):.3f} ms")
+    print(f"build + eval, GPU-made input: {med(lambda: mx.eval(build(bg))):.3f} ms")
+    if not mx.is_available(mx.gpu):
+        return
+    print(
+        f"+ GPU matmul: {med(lambda: mx.eval(mx.matmul(a, bg, stream=mx.gpu), build(bg))):.3f} ms"
+    )
+    print(f"GPU matmul alone: {med(lambda: mx.eval(mx.matmul(a, bg, stream=mx.gpu))):.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
