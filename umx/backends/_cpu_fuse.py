@@ -108,6 +108,10 @@ def _load() -> None:
     if os.environ.get("UMX_CPU_FUSION", "1") == "0":
         _lib, _reason = False, "disabled by UMX_CPU_FUSION=0"
         return
+    # libgomp's threads spin ~300k rounds after each parallel region by default; next to
+    # OpenBLAS's spinning threads that oversubscribed the cores (seed all on CPU: 1.6 ->
+    # 16 ms on the H100 host). A short spin keeps the wake-up fast between close chains.
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
     try:
         path = _build()
         lib = ctypes.CDLL(str(path))
