@@ -36,7 +36,7 @@ def main() -> None:
     fn = _cpu_fuse._lib.umx_chain_f32
     args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, 500)
     print(f"kernel, one thread: {med(lambda: fn(*args, 1)):.3f} ms")
-    for parts in (2, 4, 8):
+    for parts in (2, 4, 8, 16):
         ms = med(lambda p=parts: fn(*args, p))
         print(f"kernel, {parts} parts (OpenMP): {ms:.3f} ms")
         ms = med(lambda p=parts: _cpu_fuse._run_split(fn, *args[:2], 4, x.size, *args[3:], p))
@@ -62,6 +62,9 @@ def main() -> None:
         return
     print(
         f"+ GPU matmul: {med(lambda: mx.eval(mx.matmul(a, bg, stream=mx.gpu), build(bg))):.3f} ms"
+    )
+    print(
+        f"+ GPU matmul, host-made input: {med(lambda: mx.eval(mx.matmul(a, b, stream=mx.gpu), build(b))):.3f} ms"
     )
     print(f"GPU matmul alone: {med(lambda: mx.eval(mx.matmul(a, bg, stream=mx.gpu))):.3f} ms")
 

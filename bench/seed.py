@@ -26,15 +26,19 @@ import umx as mx
 RUNS = int(os.environ.get("SEED_RUNS", "20"))
 
 
-def median_ms(f, runs=RUNS, warmup=3):
+def interleaved_ms(cases, runs=RUNS, warmup=3) -> list:
+    """(name, median ms) for each (name, f), the runs taken round-robin: on a noisy shared
+    machine a burst of noise then hits every case alike instead of one case's block."""
     for _ in range(warmup):
-        f()
-    ts = []
+        for _, f in cases:
+            f()
+    ts = {name: [] for name, _ in cases}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
+        for name, f in cases:
+            t0 = time.perf_counter()
+            f()
+            ts[name].append(time.perf_counter() - t0)
+    return [(name, statistics.median(ts[name]) * 1e3) for name, _ in cases]
 
 
 def fun(a, b, d1, d2):
@@ -75,17 +79,19 @@ def main() -> None:
         x, bb = fun(ua, ub, getattr(mx, d1), getattr(mx, d2))
         np.testing.assert_allclose(np.array(x), x_ref, rtol=1e-4)
         assert np.array_equal(np.isinf(np.array(bb)), np.isinf(b_ref))
+    cases = []
     for d1, d2 in place:
         s1, s2 = getattr(mx, d1), getattr(mx, d2)
-        rows.append((names[(d1, d2)], median_ms(lambda s1=s1, s2=s2: mx.eval(fun(a, b, s1, s2)))))
+        cases.append((names[(d1, d2)], lambda s1=s1, s2=s2: mx.eval(fun(a, b, s1, s2))))
     if has_gpu:
-        rows += others(a_np, b_np)
+        cases += others(a_np, b_np)
+    rows = interleaved_ms(cases)
     today = datetime.date.today().isoformat()
     dev = mx.device_info(mx.gpu)["device_name"] if has_gpu else platform.processor()
     print(
         f"seed example, {today}, {dev}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
     )
-    print(f"median of {RUNS} runs after warm-up, ms")
+    print(f"median of {RUNS} runs after warm-up, taken round-robin over the rows, ms")
     print("| system / placement | ms |")
     print("| --- | --- |")
     for name, t in rows:
@@ -98,7 +104,7 @@ def main() -> None:
 
 
 def others(a_np, b_np):
-    """CuPy eager, CuPy + NumPy by hand on managed memory, PyTorch eager."""
+    """(name, function) cases: CuPy eager, CuPy + NumPy by hand on managed memory, PyTorch."""
     import cupy as cp
 
     rows = []
@@ -107,14 +113,15 @@ def others(a_np, b_np):
         ca, cb = cp.asarray(a_np), cp.asarray(b_np)
 
         def cupy_eager():
-            x = ca @ cb
-            b = cb
-            for _ in range(500):
-                b = cp.exp(b)
-            s.synchronize()
+            with s:
+                x = ca @ cb
+                b = cb
+                for _ in range(500):
+                    b = cp.exp(b)
+                s.synchronize()
             return x, b
 
-        rows.append(("CuPy eager, all on GPU", median_ms(cupy_eager)))
+        rows.append(("CuPy eager, all on GPU", cupy_eager))
 
         # by hand: managed buffers, matmul on the GPU while NumPy runs the chain on the CPU
         def managed(h):
@@ -129,17 +136,17 @@ def others(a_np, b_np):
         hb = np.frombuffer(buf, np.float32).reshape(mb.shape)
 
         def by_hand():
-            x = ma @ mb
-            ev = cp.cuda.Event(disable_timing=True)
-            ev.record(s)
-            b = hb
-            for _ in range(500):
-                b = np.exp(b)
-            ev.synchronize()
+            with s, np.errstate(all="ignore"):
+                x = ma @ mb
+                ev = cp.cuda.Event(disable_timing=True)
+                ev.record(s)
+                b = hb
+                for _ in range(500):
+                    b = np.exp(b)
+                ev.synchronize()
             return x, b
 
-        with np.errstate(all="ignore"):
-            rows.append(("CuPy matmul + NumPy chain by hand, managed memory", median_ms(by_hand)))
+        rows.append(("CuPy matmul + NumPy chain by hand, managed memory", by_hand))
     try:
         import torch
     except ImportError:
@@ -164,8 +171,8 @@ def others(a_np, b_np):
         torch.cuda.synchronize()
         return x, b
 
-    rows.append(("PyTorch eager, all on GPU", median_ms(torch_gpu)))
-    rows.append(("PyTorch eager, matmul GPU + exp chain CPU", median_ms(torch_mixed)))
+    rows.append(("PyTorch eager, all on GPU", torch_gpu))
+    rows.append(("PyTorch eager, matmul GPU + exp chain CPU", torch_mixed))
     return rows
 
 

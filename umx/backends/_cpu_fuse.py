@@ -39,7 +39,7 @@ _SOURCE = Path(__file__).with_name("_cpu_kernels.c")
 _FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99"]
 # Split a chain across threads once it has this many element-ops per thread (~25 us).
 _OPS_PER_THREAD = 1 << 16
-_SPLIT_ALIGN = 256  # elements: parts start on whole blocks of cache lines
+_SPLIT_ALIGN = 128  # elements: the smallest part worth a thread
 
 _lock = threading.Lock()
 _lib = None  # the loaded library, False once building it failed
@@ -126,7 +126,7 @@ def _load() -> None:
         _lib, _reason = False, f"{type(exc).__name__}: {exc}"
         return
     global _openmp
-    _threads = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    _threads = min(16, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     _openmp = bool(lib.umx_kernels_threaded())
     _lib = lib
 
