@@ -486,3 +486,23 @@ def test_fused_elementwise_chains_match_the_cpu():
         for g, c in zip(outs[mx.gpu], outs[mx.cpu]):
             np.testing.assert_allclose(g, c, rtol=1e-4 if dtype == mx.float32 else 1e-12)
     assert _cuda_fuse._KERNELS, "no chain was fused"
+
+
+def test_small_gpu_buffers_read_by_cpu_ops_are_copied_once():
+    # Read in place, the managed pages of a small buffer that GPU ops also read would move
+    # to the host and back on every call (the seed example's b).
+    cp = pytest.importorskip("cupy")
+    x = mx.exp(mx.array(np.linspace(0, 1, 256, dtype=np.float32)), stream=mx.gpu)
+    mx.eval(x)
+    y1 = mx.negative(x, stream=mx.cpu)
+    mx.eval(y1)
+    copy = x._cpu_copy
+    assert isinstance(copy, np.ndarray) and copy.ctypes.data != cp.asarray(x).data.ptr
+    y2 = mx.sqrt(mx.matmul(x, x, stream=mx.gpu) + mx.abs(x, stream=mx.cpu), stream=mx.cpu)
+    mx.eval(y2)
+    assert x._cpu_copy is copy  # reused
+    ref = np.exp(np.linspace(0, 1, 256))
+    np.testing.assert_allclose(np.array(y1), -ref, rtol=1e-6)
+    np.testing.assert_allclose(np.array(y2), np.sqrt(ref @ ref + ref), rtol=1e-5)
+    # np.asarray still views the managed buffer itself
+    assert np.asarray(x).ctypes.data == cp.asarray(x).data.ptr

@@ -30,6 +30,7 @@ class array:
         "_error",  # exception raised while computing it, if any
         "_siblings",  # other outputs of a multi-output primitive
         "_mirror",  # a copy on the other device (GPU backend), made at a crossing
+        "_cpu_copy",  # a small GPU buffer's host copy, for CPU ops (GPU backend)
         "__weakref__",
     )
 

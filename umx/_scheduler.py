@@ -338,9 +338,9 @@ class CpuExecutor(Executor):
                 raise i._error
             d = i._data
             if type(d) is not np.ndarray and not isinstance(d, np.generic):
-                from .backends import host_of
+                from .backends import cpu_input
 
-                d = host_of(i)  # waits for the GPU producer, copies or views
+                d = cpu_input(i)  # waits for the GPU producer, copies or views
             args.append(d)
         return args
 

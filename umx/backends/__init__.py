@@ -44,6 +44,18 @@ def host_of(a) -> np.ndarray:
     return np.asarray(data)
 
 
+def cpu_input(a) -> np.ndarray:
+    """The values of evaluated array ``a`` for a CPU op (like ``host_of``; small GPU buffers
+    are copied once rather than read in place, see the CUDA backend)."""
+    data = a._data
+    if isinstance(data, (np.ndarray, np.generic)):
+        return data
+    be = gpu_backend()
+    if be is not None:
+        return be.cpu_input(a)
+    return np.asarray(data)
+
+
 def dlpack(a, **kw):
     """``a.__dlpack__``: the GPU buffer (kDLCUDAManaged) or the host buffer."""
     be = gpu_backend()

@@ -105,6 +105,26 @@ def host_of(a) -> np.ndarray:
     return M.managed_view(d)
 
 
+def cpu_input(a) -> np.ndarray:
+    """``a``'s values for a CPU op. A small GPU buffer is copied to the host once and the copy
+    kept with the (immutable) array: read in place, its managed pages would migrate to the
+    host and back each time a GPU op reads it too (the seed example's ``b``, read by the GPU
+    matmul and the CPU exp chain on every call). Large ones are mirrored by ``host_of``."""
+    c = getattr(a, "_cpu_copy", None)
+    if c is not None:
+        return c
+    h = host_of(a)
+    d = a._data
+    if (
+        isinstance(d, cupy.ndarray)
+        and d.nbytes < _mem().COPY_MIN
+        and h is not getattr(a, "_mirror", None)
+    ):
+        h = np.array(h)
+        a._cpu_copy = h
+    return h
+
+
 def to_host(data) -> np.ndarray:
     """A NumPy view of a (complete) backend buffer."""
     if isinstance(data, cupy.ndarray):
