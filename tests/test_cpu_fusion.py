@@ -232,3 +232,25 @@ def test_without_a_compiler_chains_run_op_by_op(tmp_path):
     env = dict(os.environ, UMX_CPU_FUSION="0")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert r.stdout.strip() == "True False disabled by UMX_CPU_FUSION=0", r.stdout + r.stderr
+
+
+def _child_chain(q):
+    x = np.linspace(-3, 3, 1 << 16, dtype=np.float32)
+    out = _chain(x, ["exp", "negative", "exp", "sqrt"] * 8)
+    q.put(float(np.array(out).sum()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_chains_after_the_parent_split_one(monkeypatch):
+    import multiprocessing as mp
+
+    monkeypatch.setattr(_cpu_fuse, "_OPS_PER_THREAD", 1 << 10)
+    _child_chain(q := mp.get_context("fork").SimpleQueue())  # the parent splits first
+    expected = q.get()
+    ctx = mp.get_context("fork")
+    q = ctx.SimpleQueue()
+    p = ctx.Process(target=_child_chain, args=(q,))
+    p.start()
+    p.join(30)
+    assert not p.is_alive(), "the forked child hung in a fused chain"
+    assert p.exitcode == 0 and q.get() == pytest.approx(expected, rel=1e-6)

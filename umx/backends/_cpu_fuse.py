@@ -48,6 +48,16 @@ _kinds: frozenset | None = None
 _pool = None
 _threads = 1
 _openmp = False  # the library splits chains itself (OpenMP threads spin briefly: fast wake-up)
+_forked = False  # this process is a fork of one that loaded the library
+
+
+def _after_fork() -> None:
+    global _forked
+    _forked = _lib is not None and _lib is not False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def unavailable_reason() -> str:
@@ -179,6 +189,8 @@ def run_chain(chain, x: np.ndarray) -> np.ndarray:
     parts = min(_threads, n // _SPLIT_ALIGN, n * nops // _OPS_PER_THREAD)
     xp, yp, cp = x.ctypes.data, y.ctypes.data, codes.ctypes.data
     if parts <= 1 or _openmp:
+        if _forked:  # GNU OpenMP may hang in a child forked after it started its threads
+            parts = 1
         rc = fn(xp, yp, n, cp, nops, max(parts, 1))
     else:
         rc = _run_split(fn, xp, yp, x.itemsize, n, cp, nops, parts)
