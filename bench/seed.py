@@ -26,18 +26,21 @@ import umx as mx
 RUNS = int(os.environ.get("SEED_RUNS", "20"))
 
 
-def interleaved_ms(cases, runs=RUNS, warmup=3) -> list:
-    """(name, median ms) for each (name, f), the runs taken round-robin: on a noisy shared
-    machine a burst of noise then hits every case alike instead of one case's block."""
-    for _ in range(warmup):
-        for _, f in cases:
-            f()
+def timed_ms(cases, runs=RUNS, rounds=3, warmup=3) -> list:
+    """(name, median ms) for each (name, f). Each case runs in short blocks (a warm-up, then
+    ``runs // rounds`` timed runs), the blocks taken round-robin ``rounds`` times: a burst of
+    noise on a shared machine hits every case alike, and the warm-up lets the thread pools
+    of the case before (OpenBLAS, PyTorch, OpenMP) go quiet before timing starts."""
     ts = {name: [] for name, _ in cases}
-    for _ in range(runs):
+    per_round = max(1, runs // rounds)
+    for _ in range(rounds):
         for name, f in cases:
-            t0 = time.perf_counter()
-            f()
-            ts[name].append(time.perf_counter() - t0)
+            for _ in range(warmup):
+                f()
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                f()
+                ts[name].append(time.perf_counter() - t0)
     return [(name, statistics.median(ts[name]) * 1e3) for name, _ in cases]
 
 
@@ -85,13 +88,13 @@ def main() -> None:
         cases.append((names[(d1, d2)], lambda s1=s1, s2=s2: mx.eval(fun(a, b, s1, s2))))
     if has_gpu:
         cases += others(a_np, b_np)
-    rows = interleaved_ms(cases)
+    rows = timed_ms(cases)
     today = datetime.date.today().isoformat()
     dev = mx.device_info(mx.gpu)["device_name"] if has_gpu else platform.processor()
     print(
         f"seed example, {today}, {dev}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
     )
-    print(f"median of {RUNS} runs after warm-up, taken round-robin over the rows, ms")
+    print(f"median of {RUNS} runs, in 3 blocks per row taken round-robin, each after a warm-up; ms")
     print("| system / placement | ms |")
     print("| --- | --- |")
     for name, t in rows:
