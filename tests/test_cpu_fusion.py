@@ -173,9 +173,9 @@ def test_non_contiguous_inputs(calls, rng):
 
 def test_intermediates_someone_holds_are_computed(calls, rng):
     x = mx.array(rng.standard_normal(100).astype(np.float32))
-    y1 = mx.exp(x)
-    y2 = mx.negative(y1)
-    y3 = mx.abs(mx.sqrt(mx.square(y2)))
+    y1 = mx.exp(x, stream=mx.cpu)
+    y2 = mx.negative(y1, stream=mx.cpu)
+    y3 = _chain(y2, ["square", "sqrt", "abs"])
     mx.eval(y3)  # y1 and y2 are held: only square, sqrt, abs fuse
     assert calls == [3]
     check(y1, np.exp(np.array(x)), rtol=1e-6)
@@ -241,10 +241,13 @@ def _child_chain(q):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_forked_child_runs_chains_after_the_parent_split_one(monkeypatch):
+@pytest.mark.parametrize("openmp", [True, False])  # the library's threads, or Python's pool
+def test_a_forked_child_runs_chains_after_the_parent_split_one(monkeypatch, openmp):
     import multiprocessing as mp
 
     monkeypatch.setattr(_cpu_fuse, "_OPS_PER_THREAD", 1 << 10)
+    monkeypatch.setattr(_cpu_fuse, "_openmp", openmp and _cpu_fuse._openmp)
+    monkeypatch.setattr(_cpu_fuse, "_threads", max(2, _cpu_fuse._threads))
     _child_chain(q := mp.get_context("fork").SimpleQueue())  # the parent splits first
     expected = q.get()
     ctx = mp.get_context("fork")
@@ -254,3 +257,37 @@ def test_a_forked_child_runs_chains_after_the_parent_split_one(monkeypatch):
     p.join(30)
     assert not p.is_alive(), "the forked child hung in a fused chain"
     assert p.exitcode == 0 and q.get() == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_dtype_changing_first_op_runs_alone_and_the_rest_fuses(calls):
+    # exp of ints gives float32: the rest of the run fuses. Rejecting the whole run made the
+    # graph walk climb it again from every node (quadratic: 16000 ops took 7.7 s).
+    y = mx.exp(mx.array([1, 2, 3]), stream=mx.cpu)
+    for _ in range(20001):
+        y = mx.negative(y, stream=mx.cpu)
+    check(y, -np.exp(np.array([1.0, 2.0, 3.0])), rtol=1e-6)
+    assert calls == [20001]
+
+
+def test_the_private_reference_count_is_measured_with_tracing_off():
+    # A tracer that reads f_locals holds one more reference; counted in, the graph walk would
+    # take an array the user holds for private and fuse it away.
+    code = (
+        "import sys\n"
+        "def tracer(frame, event, arg):\n"
+        "    frame.f_locals\n"
+        "    return tracer\n"
+        "sys.settrace(tracer)\n"
+        "import umx as mx, numpy as np\n"
+        "from umx.ops import unary\n"
+        "sys.settrace(None)\n"
+        "from umx._fusion import PRIVATE_REFS\n"
+        "x = mx.array(np.arange(4, dtype=np.float32))\n"
+        "b = unary.exp(x, stream=mx.cpu)\n"
+        "c = unary.negative(unary.exp(unary.negative(b, stream=mx.cpu), stream=mx.cpu), stream=mx.cpu)\n"
+        "mx.eval(c)\n"
+        "print(PRIVATE_REFS, np.allclose(np.array(b), np.exp(np.arange(4))))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[1] == "True", r.stdout

@@ -506,3 +506,14 @@ def test_small_gpu_buffers_read_by_cpu_ops_are_copied_once():
     np.testing.assert_allclose(np.array(y2), np.sqrt(ref @ ref + ref), rtol=1e-5)
     # np.asarray still views the managed buffer itself
     assert np.asarray(x).ctypes.data == cp.asarray(x).data.ptr
+
+
+@pytest.mark.parametrize("n", [4, 1 << 16])  # a small host copy, a large pinned mirror
+def test_setitem_after_a_cpu_read_of_a_gpu_array(n):
+    a = mx.exp(mx.zeros((n,)), stream=mx.gpu)
+    mx.eval(a)
+    np.testing.assert_array_equal(np.array(mx.negative(a, stream=mx.cpu))[:2], [-1, -1])
+    a[0] = 5.0
+    mx.eval(a)
+    np.testing.assert_array_equal(np.array(a)[:2], [5, 1])
+    np.testing.assert_array_equal(np.array(mx.negative(a, stream=mx.cpu))[:2], [-5, -1])

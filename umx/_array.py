@@ -208,6 +208,8 @@ class array:
         for s in array.__slots__[:-1]:
             if hasattr(other, s):
                 setattr(self, s, getattr(other, s))
+            elif hasattr(self, s):  # e.g. a host copy of the old value: it would be stale
+                delattr(self, s)
 
 
 def node(prim, inputs: tuple, shape: tuple, dtype: dt.Dtype, stream) -> array:

@@ -115,7 +115,11 @@ def _topo(outputs, mixed: bool) -> tuple[list, bool]:
                                 chain = Chain((n,))
                             chain.append(i)
                             i = i._inputs[0]
-                        if chain is not None and len(chain) >= MIN_CHAIN and i._dtype is dtype:
+                        if chain is not None and i._dtype is not dtype:
+                            # The first op changes dtype (exp of ints): it runs on its own and
+                            # the rest fuses. (Not fusing at all made this walk quadratic.)
+                            i = chain.pop()
+                        if chain is not None and len(chain) >= MIN_CHAIN:
                             chain.reverse()
                             chain.prep = None
                             nxt = None

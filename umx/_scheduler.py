@@ -190,7 +190,7 @@ class CpuExecutor(Executor):
     @property
     def fusable(self) -> frozenset | None:
         """Primitive classes whose runs the graph walk may fuse (None: fuse nothing)."""
-        return None if _cpu_fuse._lib is False else _cpu_fuse.kinds()
+        return _cpu_fuse.fusable()
 
     def run_batch(self, batch, plain: bool = False) -> None:
         if tracing and not plain:  # mx.profile is active: the traced loop (umx._trace)
@@ -316,8 +316,9 @@ class CpuExecutor(Executor):
                     x = c._prim.eval(np, x)
                 out = x
             last._data = out
-            for c in chain:
-                c._inputs = ()
+            if not retain_graph:  # as the unfused loops (a trace began since it was queued)
+                for c in chain:
+                    c._inputs = ()
             if out.nbytes >= _TRACKED:
                 _host_memory.track(out)
         except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval

@@ -41,6 +41,7 @@ _FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99"]
 _OPS_PER_THREAD = 1 << 16
 _SPLIT_ALIGN = 128  # elements: the smallest part worth a thread
 
+_DISABLED = os.environ.get("UMX_CPU_FUSION", "1") == "0"
 _lock = threading.Lock()
 _lib = None  # the loaded library, False once building it failed
 _reason = ""
@@ -52,8 +53,12 @@ _forked = False  # this process is a fork of one that loaded the library
 
 
 def _after_fork() -> None:
-    global _forked
+    """In a forked child: no OpenMP team (GNU OpenMP hangs), a new lock and a new pool (the
+    parent's threads, and a lock one of them may have held, did not come along)."""
+    global _forked, _lock, _pool
     _forked = _lib is not None and _lib is not False
+    _lock = threading.Lock()
+    _pool = None
 
 
 if hasattr(os, "register_at_fork"):
@@ -63,6 +68,12 @@ if hasattr(os, "register_at_fork"):
 def unavailable_reason() -> str:
     """Why CPU fusion is off ('' when it is on or not tried yet)."""
     return _reason
+
+
+def fusable() -> frozenset | None:
+    """The primitive classes the graph walk may fuse on CPU streams; None when fusion is
+    off (disabled, or the library could not be built)."""
+    return None if _lib is False or _DISABLED else kinds()
 
 
 def kinds() -> frozenset:
@@ -115,7 +126,7 @@ def _compiler() -> str | None:
 
 def _load() -> None:
     global _lib, _reason, _threads
-    if os.environ.get("UMX_CPU_FUSION", "1") == "0":
+    if _DISABLED:
         _lib, _reason = False, "disabled by UMX_CPU_FUSION=0"
         return
     # libgomp's threads spin ~300k rounds after each parallel region by default; next to
@@ -132,7 +143,7 @@ def _load() -> None:
             f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
             f.argtypes += [ctypes.c_int32, ctypes.c_int32]
             f.restype = ctypes.c_int
-    except (OSError, subprocess.SubprocessError) as exc:
+    except (OSError, AttributeError, subprocess.SubprocessError) as exc:  # no or a bad library
         _lib, _reason = False, f"{type(exc).__name__}: {exc}"
         return
     global _openmp

@@ -180,8 +180,9 @@ class GpuExecutor(Executor):
             if src._error is not None:
                 raise src._error
             last._data = _fix(_fuse.run_chain(cupy, chain, self._dev(src)), last._dtype.np)
-            for c in chain:
-                c._inputs = ()
+            if not _scheduler.retain_graph:  # as the unfused loop
+                for c in chain:
+                    c._inputs = ()
         except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
             for c in chain:
                 _fail(c, exc)
