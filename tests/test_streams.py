@@ -85,7 +85,12 @@ def test_stream_api():
     old = mx.default_stream(mx.cpu)
     mx.set_default_stream(s)
     try:
-        assert mx.add(mx.array(1), 2)._stream is s
+        # as MLX: the default stream of s's device; ops without stream= use the default
+        # device's (the GPU's, where there is one)
+        assert mx.default_stream(mx.cpu) is s
+        cpu_default = mx.default_device() == mx.Device(mx.cpu)
+        expected = s if cpu_default else mx.default_stream(mx.default_device())
+        assert mx.add(mx.array(1), 2)._stream is expected
     finally:
         mx.set_default_stream(old)
     for spec in (mx.cpu, mx.Device(mx.cpu)):
