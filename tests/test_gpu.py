@@ -517,3 +517,18 @@ def test_setitem_after_a_cpu_read_of_a_gpu_array(n):
     mx.eval(a)
     np.testing.assert_array_equal(np.array(a)[:2], [5, 1])
     np.testing.assert_array_equal(np.array(mx.negative(a, stream=mx.cpu))[:2], [-5, -1])
+
+
+@pytest.mark.parametrize("dtype", [mx.float64, mx.float32, mx.int64])
+@pytest.mark.parametrize("mode", ["maximum", "minimum"])
+def test_scatter_max_min_on_the_gpu_are_exact(dtype, mode):
+    # CuPy 14.2's float64 scatter_max / min round through float32.
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((6, 3)) * 100).astype(dtype.np)
+    v = (rng.standard_normal((4, 3)) * 100).astype(dtype.np)
+    idx = np.array([0, 2, 0, 5])
+    ref = x.copy()
+    getattr(np, mode).at(ref, idx, v)
+    with mx.stream(mx.gpu):
+        out = getattr(mx.array(x).at[mx.array(idx)], mode)(mx.array(v))
+    np.testing.assert_array_equal(np.array(out), ref)
