@@ -530,5 +530,6 @@ def test_scatter_max_min_on_the_gpu_are_exact(dtype, mode):
     ref = x.copy()
     getattr(np, mode).at(ref, idx, v)
     with mx.stream(mx.gpu):
-        out = getattr(mx.array(x).at[mx.array(idx)], mode)(mx.array(v))
+        # dtype= given: mx.array of a float64 NumPy array is float32, as in MLX
+        out = getattr(mx.array(x, dtype=dtype).at[mx.array(idx)], mode)(mx.array(v, dtype=dtype))
     np.testing.assert_array_equal(np.array(out), ref)
