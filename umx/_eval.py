@@ -99,9 +99,9 @@ def _topo(outputs, mixed: bool) -> tuple[list, bool]:
                         fuse_stream = ns
                         ex = ns.executor or executor_for(ns)
                         kinds = ex.fusable if fuse_ok else None
+                    chain = None
                     if kinds is not None and type(n._prim) in kinds and n._dtype in FLOATS:
                         # Walk up the run of private fusable nodes that ends here.
-                        chain = None
                         dtype = n._dtype
                         while (
                             i._data is None
@@ -119,38 +119,25 @@ def _topo(outputs, mixed: bool) -> tuple[list, bool]:
                             # The first op changes dtype (exp of ints): it runs on its own and
                             # the rest fuses. (Not fusing at all made this walk quadratic.)
                             i = chain.pop()
-                        if chain is not None and len(chain) >= MIN_CHAIN:
-                            chain.reverse()
-                            chain.prep = None
-                            nxt = None
-                            if i._data is None:
-                                if not i._seq and id(i) not in seen:
-                                    nxt = i
-                                if i._stream is not ns or i._seq:
-                                    chain.prep = [i]
-                            elif (
-                                mixed
-                                and i._stream is not ns
-                                and (_on_gpu(ns) or _on_gpu(i._stream))
-                            ):
-                                chain.prep = [i]
-                            push((n, chain))
-                            if nxt is None:
-                                break
-                            n = nxt
-                            continue
-                        i = ins[0]
-                    nxt = None
+                        if chain is not None and len(chain) < MIN_CHAIN:
+                            chain, i = None, ins[0]
+                    # i: the input of n, or of the chain's first node
+                    nxt = iprep = None
                     if i._data is None:
                         if not i._seq and id(i) not in seen:
                             nxt = i
                         # Scheduled earlier (even on this stream): it may fail, so the
                         # general loop checks it rather than reading a missing buffer.
                         if i._stream is not ns or i._seq:
-                            prep = [i] if not prep else prep + [i]
+                            iprep = [i]
                     elif mixed and i._stream is not ns and (_on_gpu(ns) or _on_gpu(i._stream)):
-                        prep = [i] if not prep else prep + [i]
-                    push((n, prep))
+                        iprep = [i]
+                    if chain is not None:
+                        chain.reverse()
+                        chain.prep = iprep
+                        push((n, chain))
+                    else:
+                        push((n, iprep or prep))  # prep: () for several outputs
                     if nxt is None:
                         break
                     n = nxt
