@@ -77,19 +77,24 @@ class GpuExecutor(Executor):
                 prep = prep.prep
             if prep is None:
                 continue
-            for i in prep:
-                s = i._stream
-                if s is None or i._error is not None:
-                    continue
-                ex = s.executor
-                if ex is self:
-                    continue
+            for i, ex in self._producers(prep):
                 if getattr(ex, "gpu", False):
                     if ex.done < i._seq:
                         return False
                 elif i._data is None:
                     return False
         return True
+
+    def _producers(self, prep):
+        """(input, its producer's executor) for the inputs in ``prep`` that another stream
+        makes and that did not fail."""
+        for i in prep:
+            s = i._stream
+            if s is None or i._error is not None:
+                continue
+            ex = s.executor
+            if ex is not self:
+                yield i, ex
 
     # -- events ---------------------------------------------------------------------------
     def _flush(self) -> None:
@@ -193,13 +198,7 @@ class GpuExecutor(Executor):
 
     def _wait_inputs(self, prep) -> None:
         """Order this stream after the producers of inputs from other streams."""
-        for i in prep:
-            s = i._stream
-            if s is None or i._error is not None:
-                continue
-            ex = s.executor
-            if ex is self:
-                continue
+        for i, ex in self._producers(prep):
             if getattr(ex, "gpu", False):
                 if ex.done < i._seq:  # not enqueued yet: publish ours, then wait for it
                     self._flush()

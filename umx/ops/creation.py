@@ -170,44 +170,41 @@ class Tri(_Source):
         return xp.tri(self.n, self.m, self.k, dtype=self.dtype.np)
 
 
-class Tril(Primitive):
+class _Band(Primitive):
+    """The lower (tril) or upper (triu) triangle of the last two dims, from diagonal ``k``."""
+
     __slots__ = ("k",)
-    name = "tril"
 
     def __init__(self, k: int) -> None:
         self.k = k
+
+    def _op(self, x):
+        return (tril if self.name == "tril" else triu)(x, self.k)
+
+    def vjp(self, primals, cotangents, argnums, outputs):
+        return [self._op(cotangents[0])]
+
+    def jvp(self, primals, tangents, argnums):
+        return [self._op(tangents[0])]
+
+    def vmap(self, inputs, axes):
+        return [self._op(move_to_front(inputs[0], axes[0]))], [0]
+
+
+class Tril(_Band):
+    __slots__ = ()
+    name = "tril"
 
     def eval(self, xp, x):
         return xp.tril(x, self.k)
 
-    def vjp(self, primals, cotangents, argnums, outputs):
-        return [tril(cotangents[0], self.k)]
 
-    def jvp(self, primals, tangents, argnums):
-        return [tril(tangents[0], self.k)]
-
-    def vmap(self, inputs, axes):
-        return [tril(move_to_front(inputs[0], axes[0]), self.k)], [0]
-
-
-class Triu(Primitive):
-    __slots__ = ("k",)
+class Triu(_Band):
+    __slots__ = ()
     name = "triu"
-
-    def __init__(self, k: int) -> None:
-        self.k = k
 
     def eval(self, xp, x):
         return xp.triu(x, self.k)
-
-    def vjp(self, primals, cotangents, argnums, outputs):
-        return [triu(cotangents[0], self.k)]
-
-    def jvp(self, primals, tangents, argnums):
-        return [triu(tangents[0], self.k)]
-
-    def vmap(self, inputs, axes):
-        return [triu(move_to_front(inputs[0], axes[0]), self.k)], [0]
 
 
 class Window(_Source):
