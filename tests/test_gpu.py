@@ -191,6 +191,8 @@ CALLS = {
     "concatenate": lambda s: mx.concatenate([A, A * 2], axis=1, stream=s),
     "stack": lambda s: mx.stack([A, A], axis=1, stream=s),
     "split": lambda s: mx.split(A, 3, axis=1, stream=s),
+    # out of range and decreasing points: Python's slice rules (CuPy's split read outside)
+    "split_points": lambda s: mx.split(A, [-7, 2, 1, 9, -1], axis=1, stream=s),
     "repeat": lambda s: mx.repeat(A, 2, axis=0, stream=s),
     "tile": lambda s: mx.tile(A, (2, 1), stream=s),
     "pad": lambda s: mx.pad(A, ((1, 1), (0, 2)), stream=s),
@@ -395,6 +397,20 @@ def test_memory_limit_raises_clear_error():
     mx.set_memory_limit(old)
     y = mx.add(mx.ones((4,), stream=mx.gpu), 1, stream=mx.gpu)
     assert y.tolist() == [2.0] * 4
+
+
+def test_a_limit_set_by_the_user_counts_host_and_gpu_buffers_together():
+    h = mx.ones((1 << 20,), stream=mx.cpu)  # 4 MiB on the host
+    mx.eval(h)
+    old = mx.set_memory_limit(mx.get_active_memory() + (2 << 20))
+    try:
+        with pytest.raises(RuntimeError, match="memory limit"):
+            mx.eval(mx.ones((1 << 20,), stream=mx.gpu))  # 4 MiB more, on the GPU
+        with pytest.raises(RuntimeError, match="memory limit"):
+            mx.eval(mx.ones((1 << 20,), stream=mx.cpu))  # and on the host
+    finally:
+        mx.set_memory_limit(old)
+    assert mx.add(h, 1, stream=mx.gpu).sum().item() == 2 * (1 << 20)
 
 
 def test_memory_counters():

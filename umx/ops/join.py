@@ -160,16 +160,20 @@ class Stack(Primitive):
 class Split(Primitive):
     """Views of ``x`` between consecutive split points along ``axis`` (several outputs)."""
 
-    __slots__ = ("indices", "axis")
+    __slots__ = ("indices", "axis", "bounds")
     name = "split"
     multi = True
 
-    def __init__(self, indices: tuple, axis: int) -> None:
+    def __init__(self, indices: tuple, axis: int, bounds: tuple) -> None:
         self.indices = indices
         self.axis = axis
+        self.bounds = bounds  # (start, stop) per piece, within [0, n]: Python's slice rules
 
     def eval(self, xp, x):
-        return tuple(xp.split(xp.asarray(x), list(self.indices), axis=self.axis))
+        # Explicit slices, not xp.split: CuPy 14.2's split of out-of-range negative indices
+        # made views outside the buffer (a crash when the host read them).
+        pre = (slice(None),) * self.axis
+        return tuple(x[pre + (slice(lo, hi),)] for lo, hi in self.bounds)
 
     def vjp(self, primals, cotangents, argnums, outputs):
         return [concatenate(list(cotangents), self.axis)]
@@ -485,14 +489,13 @@ def split(a, /, indices_or_sections, axis=0, *, stream=None) -> list:
                 f"{k} splits along axis {ax} for shape {fmt_shape(a._shape)}."
             )
         idx = tuple(i * (n // k) for i in range(1, k))
-    bounds = (0,) + idx + (n,)
-    r = range(n)
+    points = (0,) + idx + (n,)
+    pieces = [range(n)[points[i] : points[i + 1]] for i in range(len(idx) + 1)]
+    bounds = tuple((r.start, r.start + len(r)) for r in pieces)
     sh = a._shape
-    shapes = [
-        sh[:ax] + (len(r[bounds[i] : bounds[i + 1]]),) + sh[ax + 1 :] for i in range(len(idx) + 1)
-    ]
+    shapes = [sh[:ax] + (len(r),) + sh[ax + 1 :] for r in pieces]
     return multi_node(
-        Split(idx, ax), (a,), shapes, [a._dtype] * len(shapes), resolve_stream(stream)
+        Split(idx, ax, bounds), (a,), shapes, [a._dtype] * len(shapes), resolve_stream(stream)
     )
 
 
