@@ -43,6 +43,21 @@ def check(out: mx.array, expected, *, rtol=None, atol=None, dtype=None) -> None:
         np.testing.assert_array_equal(got, expected)
 
 
+def shares(out: mx.array, a: mx.array) -> bool:
+    """Whether ``out``'s buffer overlaps ``a``'s where ``out`` was computed: the NumPy buffers
+    on the CPU; on the GPU, the device buffer that GPU ops read ``a`` from (a host array's
+    managed copy)."""
+    mx.eval(out, a)
+    d = out._data
+    if type(d).__module__.startswith("cupy"):
+        import cupy
+
+        from umx.backends import cuda
+
+        return bool(cupy.may_share_memory(d, cuda.device_of(a)))
+    return np.shares_memory(np.asarray(out), np.asarray(a))
+
+
 def to_mlx_dtype(d):
     return getattr(mlx, "bool_" if d.name == "bool" else d.name)
 

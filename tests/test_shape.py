@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import umx as mx
-from tests.helpers import ALL_DTYPES, check, compare_outcomes, mlx, needs_mlx
+from tests.helpers import ALL_DTYPES, check, compare_outcomes, mlx, needs_mlx, shares
 from umx._dtypes import promote_types
 
 dtypes = st.sampled_from(ALL_DTYPES)
@@ -28,10 +28,6 @@ def make(shape, d=mx.float32, seed=0):
         x = x / 4
     x = np.asarray(x).astype(d.np)
     return x, mx.array(x, dtype=d)
-
-
-def shares(out, a) -> bool:
-    return np.shares_memory(np.asarray(out), np.asarray(a))
 
 
 # -- hypothesis against NumPy ----------------------------------------------------------------
