@@ -19,7 +19,9 @@ TRACKED_BYTES = 1 << 16
 _lock = threading.Lock()
 active = 0
 peak = 0
-limit: int | None = None  # None: no limit on the host
+limit: int | None = None  # None: no limit on the host (mx.set_memory_limit sets it)
+# Bytes the GPU backend holds (set when it starts): a limit the user set covers both.
+device_active = None
 
 
 def _release(nbytes: int) -> None:
@@ -38,11 +40,13 @@ def track(buf) -> None:
         return
     nbytes = buf.nbytes
     with _lock:
-        if limit is not None and active + nbytes > limit:
-            raise MemoryError(
-                f"[memory] Allocating {nbytes} bytes would exceed the memory limit "
-                f"({limit} bytes, {active} in use). Raise it with mx.set_memory_limit."
-            )
+        if limit is not None:
+            used = active + (device_active() if device_active is not None else 0)
+            if used + nbytes > limit:
+                raise MemoryError(
+                    f"[memory] Allocating {nbytes} bytes would exceed the memory limit "
+                    f"({limit} bytes, {used} in use). Raise it with mx.set_memory_limit."
+                )
         active += nbytes
         if active > peak:
             peak = active

@@ -25,6 +25,8 @@ import cupy
 import numpy as np
 from cupy.cuda import runtime
 
+from .. import _host_memory
+
 # Crossings of at least this many bytes copy to pinned memory; smaller ones view in place.
 COPY_MIN = int(os.environ.get("UMX_CUDA_COPY_MIN", str(64 * 1024)))
 # Never let a fresh managed chunk leave less than this much of the GPU's memory free.
@@ -106,17 +108,25 @@ class Memory:
 
     def malloc(self, n: int):
         """The allocator every GPU op runs under (``cupy.cuda.using_allocator``)."""
+        # A limit the user set (mx.set_memory_limit) caps host and GPU buffers together, as
+        # MLX's does on unified memory; the pool's own limit (capped by the GPU's free memory)
+        # guards the GPU alone.
+        cap = _host_memory.limit
+        if cap is not None and self.active() + _host_memory.active + n > cap:
+            self._refuse(n)
         try:
-            mp = self.pool.malloc(n)
+            return self.pool.malloc(n)
         except cupy.cuda.memory.OutOfMemoryError:
-            used = self.pool.used_bytes()
-            free, _ = runtime.memGetInfo()
-            raise MemoryError(
-                f"[umx.gpu] Cannot allocate {n} bytes: {used} bytes in use, memory limit "
-                f"{self.limit} bytes, {free} bytes free on the GPU. Free arrays, or raise the "
-                "limit with mx.set_memory_limit (it can not exceed the GPU's free memory)."
-            ) from None
-        return mp
+            self._refuse(n)
+
+    def _refuse(self, n: int):
+        used = self.active() + _host_memory.active
+        free, _ = runtime.memGetInfo()
+        raise MemoryError(
+            f"[umx.gpu] Cannot allocate {n} bytes: {used} bytes in use, memory limit "
+            f"{self.limit} bytes, {free} bytes free on the GPU. Free arrays, or raise the "
+            "limit with mx.set_memory_limit (it can not exceed the GPU's free memory)."
+        ) from None
 
     def sample_peak(self) -> None:
         u = self.pool.used_bytes() + self.pinned_active
@@ -160,6 +170,7 @@ class Memory:
 
 
 MEM = Memory()
+_host_memory.device_active = MEM.active
 
 
 def managed_view(d) -> np.ndarray:
