@@ -67,6 +67,37 @@ def main() -> None:
         f"+ GPU matmul, host-made input: {med(lambda: mx.eval(mx.matmul(a, b, stream=mx.gpu), build(b))):.3f} ms"
     )
     print(f"GPU matmul alone: {med(lambda: mx.eval(mx.matmul(a, bg, stream=mx.gpu))):.3f} ms")
+    for d1, d2 in (("gpu", "gpu"), ("gpu", "cpu")):
+        phases(a, bg, getattr(mx, d1), getattr(mx, d2))
+
+
+def phases(a, b, d1, d2, n=60) -> None:
+    """Where one placement of the seed example spends its time: the graph build, the walk
+    and enqueueing (_schedule), the CPU work run by the calling thread, the final wait."""
+    from umx import _eval
+
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        z = b
+        x = mx.matmul(a, b, stream=d1)
+        for _ in range(500):
+            z = mx.exp(z, stream=d2)
+        outs = [x, z]
+        t1 = time.perf_counter()
+        drain = _eval._schedule(outs, inline=True)
+        t2 = time.perf_counter()
+        if drain is not None:
+            drain.drain_inline()
+        t3 = time.perf_counter()
+        _eval._wait(outs)
+        t4 = time.perf_counter()
+        ts.append((t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0))
+    cols = [sorted(c)[n // 2] * 1e3 for c in zip(*ts)]
+    print(
+        f"{d1.name}/{d2.name}: build {cols[0]:.3f}, walk+enqueue {cols[1]:.3f}, "
+        f"inline CPU {cols[2]:.3f}, wait {cols[3]:.3f}, total {cols[4]:.3f} ms"
+    )
 
 
 if __name__ == "__main__":
