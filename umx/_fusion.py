@@ -10,6 +10,7 @@ and gets a buffer.
 from __future__ import annotations
 
 import sys
+from operator import attrgetter
 
 from . import _dtypes as dt
 
@@ -24,6 +25,14 @@ class Chain(list):
     it comes from another stream or device (as a batch entry's prepare list), else None."""
 
     __slots__ = ("prep",)
+
+    def key(self) -> tuple:
+        """The primitive classes of the run, in order: what a backend caches its kernel by.
+        (Built by C-level maps: a Python loop over a 500-op chain cost ~0.1 ms.)"""
+        return tuple(map(type, map(_prim_of, self)))
+
+
+_prim_of = attrgetter("_prim")
 
 
 def unary_classes(names) -> frozenset:

@@ -9,6 +9,7 @@ block at a time. Large chains are split across threads (the call releases the GI
 The library is built on first use with the system C compiler (``$CC``, ``cc``, ``gcc`` or
 ``clang``) and cached on disk (``$UMX_CACHE_DIR``, else ``~/.cache/umx``). Without a
 compiler, or with ``UMX_CPU_FUSION=0``, chains run op by op through NumPy as before.
+``UMX_CPU_THREADS`` caps the threads of one chain (default: the cores, at most 16).
 Results match NumPy within an ulp or two (exp is within 0.9 ulp, sqrt and the arithmetic
 ops are exact), not bit for bit.
 """
@@ -37,6 +38,7 @@ OPS = {
 _ABI_VERSION = 2
 _SOURCE = Path(__file__).with_name("_cpu_kernels.c")
 _FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99"]
+_CACHE_MAX = 512  # distinct chains whose op codes are kept
 # Tried in order, the first the compiler takes wins: OpenMP where it has it, some compilers
 # lack -march=native. 512-bit vectors where the CPU has them: GCC picks 256 for Intel's
 # AVX-512 CPUs, and the exp chain then ran 1.6x slower on the H100 host's Xeon (kernel_probe).
@@ -157,7 +159,8 @@ def _load() -> None:
         _lib, _reason = False, f"{type(exc).__name__}: {exc}"
         return
     global _openmp
-    _threads = min(16, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    _threads = max(1, int(os.environ.get("UMX_CPU_THREADS", "0")) or min(16, cores))
     _openmp = bool(lib.umx_kernels_threaded())
     _lib = lib
 
@@ -195,8 +198,17 @@ def _build() -> Path:
     return target
 
 
+_CODES: dict = {}  # Chain.key() -> the op codes the kernel takes
+
+
 def _codes(chain) -> np.ndarray:
-    return np.array([OPS[n._prim.name] for n in chain], dtype=np.int32)
+    key = chain.key()
+    codes = _CODES.get(key)
+    if codes is None:
+        if len(_CODES) >= _CACHE_MAX:
+            _CODES.clear()
+        codes = _CODES[key] = np.array([OPS[c.name] for c in key], dtype=np.int32)
+    return codes
 
 
 def run_chain(chain, x: np.ndarray) -> np.ndarray:

@@ -8,6 +8,8 @@ compiled once into one ElementwiseKernel (cached by its code) and launched once.
 
 from __future__ import annotations
 
+from itertools import groupby
+
 from .._fusion import unary_classes
 
 # CUDA C expressions of the unary primitives (by primitive name), over a value ``v``.
@@ -32,24 +34,31 @@ def kinds() -> frozenset:
     return _KINDS
 
 
-def kernel_code(chain) -> str:
-    """The body of an ElementwiseKernel computing the chain from ``x`` into ``y``."""
+def kernel_code(key) -> str:
+    """The body of an ElementwiseKernel computing the chain of primitive classes ``key``
+    (``Chain.key()``) from ``x`` into ``y``; a run of one op is a loop (less to compile)."""
     lines = ["T v = x;"]
-    for n in chain:
-        lines.append(f"v = {EXPRS[n._prim.name]};")
+    for cls, run in groupby(key):
+        expr, n = EXPRS[cls.name], len(list(run))
+        # (not `i`: ElementwiseKernel's element index)
+        loop = f"for (int umx_k = 0; umx_k < {n}; umx_k++) v = {expr};"
+        lines.append(loop if n > 2 else " ".join([f"v = {expr};"] * n))
     lines.append("y = v;")
     return "\n".join(lines)
 
 
-_KERNELS: dict = {}
+_KERNELS: dict = {}  # Chain.key() -> its compiled kernel
+_CACHE_MAX = 512
 
 
 def run_chain(cupy, chain, x):
     """Launch the fused chain on ``x`` (CuPy array) on the current stream; returns y."""
-    code = kernel_code(chain)
-    k = _KERNELS.get(code)
+    key = chain.key()
+    k = _KERNELS.get(key)
     if k is None:
-        k = _KERNELS[code] = cupy.ElementwiseKernel(
-            "T x", "T y", code, f"umx_fused_{len(_KERNELS)}"
+        if len(_KERNELS) >= _CACHE_MAX:
+            _KERNELS.clear()
+        k = _KERNELS[key] = cupy.ElementwiseKernel(
+            "T x", "T y", kernel_code(key), f"umx_fused_{len(_KERNELS)}"
         )
     return k(x)
