@@ -35,10 +35,10 @@ def main() -> None:
     codes = np.full(500, 9, np.int32)
     fn = _cpu_fuse._lib.umx_chain_f32
     args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, 500)
-    print(f"kernel, one thread: {med(lambda: fn(*args, 1)):.3f} ms")
+    print(f"kernel, one thread: {med(lambda: fn(*args, 1, 0)):.3f} ms")
     for parts in (2, 4, 8, 16):
-        ms = med(lambda p=parts: fn(*args, p))
-        print(f"kernel, {parts} parts (OpenMP): {ms:.3f} ms")
+        ms = med(lambda p=parts: fn(*args, p, _cpu_fuse._chunk(x.size, p)))
+        print(f"kernel, {parts} threads (OpenMP): {ms:.3f} ms")
         ms = med(lambda p=parts: _cpu_fuse._run_split(fn, *args[:2], 4, x.size, *args[3:], p))
         print(f"kernel, {parts} parts (thread pool): {ms:.3f} ms")
     with np.errstate(all="ignore"):

@@ -35,7 +35,7 @@ OPS = {
     "copy": 0, "stop_gradient": 0, "negative": 1, "abs": 2, "square": 3, "reciprocal": 4,
     "sqrt": 5, "rsqrt": 6, "floor": 7, "ceil": 8, "exp": 9, "sigmoid": 10,
 }  # fmt: skip
-_ABI_VERSION = 2
+_ABI_VERSION = 3
 _SOURCE = Path(__file__).with_name("_cpu_kernels.c")
 _FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99"]
 _CACHE_MAX = 512  # distinct chains whose op codes are kept
@@ -51,7 +51,8 @@ _ARCH_CHOICES = (
 )
 # Split a chain across threads once it has this many element-ops per thread (~25 us).
 _OPS_PER_THREAD = 1 << 16
-_SPLIT_ALIGN = 128  # elements: the smallest part worth a thread
+_SPLIT_ALIGN = 128  # elements: the smallest task worth a thread (fewer starve the vector units)
+_TASKS_PER_THREAD = 4  # OpenMP tasks per thread, taken dynamically: slack for a slow thread
 
 _DISABLED = os.environ.get("UMX_CPU_FUSION", "1") == "0"
 _lock = threading.Lock()
@@ -153,7 +154,7 @@ def _load() -> None:
         for name in ("umx_chain_f32", "umx_chain_f64"):
             f = getattr(lib, name)
             f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-            f.argtypes += [ctypes.c_int32, ctypes.c_int32]
+            f.argtypes += [ctypes.c_int32, ctypes.c_int32, ctypes.c_int64]
             f.restype = ctypes.c_int
     except (OSError, AttributeError, subprocess.SubprocessError) as exc:  # no or a bad library
         _lib, _reason = False, f"{type(exc).__name__}: {exc}"
@@ -220,17 +221,24 @@ def run_chain(chain, x: np.ndarray) -> np.ndarray:
     y = np.empty_like(x)
     codes = _codes(chain)
     n, nops = x.size, len(codes)
-    parts = min(_threads, n // _SPLIT_ALIGN, n * nops // _OPS_PER_THREAD)
+    threads = min(_threads, n // _SPLIT_ALIGN, n * nops // _OPS_PER_THREAD)
     xp, yp, cp = x.ctypes.data, y.ctypes.data, codes.ctypes.data
-    if parts <= 1 or _openmp:
+    if threads <= 1 or _openmp:
         if _forked:  # GNU OpenMP may hang in a child forked after it started its threads
-            parts = 1
-        rc = fn(xp, yp, n, cp, nops, max(parts, 1))
+            threads = 1
+        rc = fn(xp, yp, n, cp, nops, max(threads, 1), _chunk(n, threads))
     else:
-        rc = _run_split(fn, xp, yp, x.itemsize, n, cp, nops, parts)
+        rc = _run_split(fn, xp, yp, x.itemsize, n, cp, nops, threads)
     if rc != 0:
         raise RuntimeError(f"[fused chain] the CPU kernel failed (code {rc})")
     return y
+
+
+def _chunk(n: int, threads: int) -> int:
+    """Elements per OpenMP task: about _TASKS_PER_THREAD tasks a thread, each at least
+    _SPLIT_ALIGN elements, a multiple of 64 (whole cache lines and vectors)."""
+    per = -(-n // (max(threads, 1) * _TASKS_PER_THREAD))
+    return max(_SPLIT_ALIGN, -(-per // 64) * 64)
 
 
 def _run_split(fn, xp, yp, itemsize, n, cp, nops, parts) -> int:
@@ -247,9 +255,9 @@ def _run_split(fn, xp, yp, itemsize, n, cp, nops, parts) -> int:
     for start in range(step, n, step):
         m = min(step, n - start)
         off = start * itemsize
-        futures.append(_pool.submit(fn, xp + off, yp + off, m, cp, nops, 1))
+        futures.append(_pool.submit(fn, xp + off, yp + off, m, cp, nops, 1, 0))
     try:
-        rc = fn(xp, yp, min(step, n), cp, nops, 1)
+        rc = fn(xp, yp, min(step, n), cp, nops, 1, 0)
         for f in futures:
             rc = f.result() or rc
     except BaseException:  # interrupted: the threads still write into y, let them finish

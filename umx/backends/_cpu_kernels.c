@@ -88,24 +88,25 @@ static inline float exp_f32(float x) {
 static inline double sigmoid_f64(double x) { return 1.0 / (1.0 + exp_f64(-x)); }
 static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
 
-/* One chain over n elements, x -> y (x == y is allowed), on `parts` threads when built
- * with OpenMP (each takes a contiguous range). Returns -1 for an unknown op. */
+/* One chain over n elements, x -> y (x == y is allowed). With OpenMP and threads > 1 the
+ * elements are cut into tasks of `chunk` elements that `threads` threads take as they come
+ * (dynamic: on a busy or virtual machine, a thread that is preempted delays one task, not
+ * a whole static share). Returns -1 for an unknown op. */
 #define DEFINE_CHAIN(T, SUFFIX, ONE, SQRT, FLOOR, CEIL, FABS, EXP, SIGMOID)                   \
     static void chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops, int32_t nops);\
     int umx_chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops, int32_t nops,    \
-                           int32_t parts) {                                                  \
+                           int32_t threads, int64_t chunk) {                                 \
         for (int32_t j = 0; j < nops; j++)                                                   \
             if (ops[j] < OP_COPY || ops[j] > OP_SIGMOID) return -1;                          \
-        if (parts <= 1) {                                                                    \
+        if (threads <= 1 || chunk <= 0 || chunk >= n) {                                      \
             chain_##SUFFIX(x, y, n, ops, nops);                                              \
             return 0;                                                                        \
         }                                                                                    \
-        int64_t step = (n + parts - 1) / parts;                                              \
-        step = (step + 63) / 64 * 64;                                                        \
-        _Pragma("omp parallel for num_threads(parts) schedule(static, 1)")                   \
-        for (int32_t p = 0; p < parts; p++) {                                                \
-            int64_t lo = p * step, hi = lo + step < n ? lo + step : n;                       \
-            if (lo < hi) chain_##SUFFIX(x + lo, y + lo, hi - lo, ops, nops);                 \
+        int64_t tasks = (n + chunk - 1) / chunk;                                             \
+        _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)")                \
+        for (int64_t t = 0; t < tasks; t++) {                                                \
+            int64_t lo = t * chunk, hi = lo + chunk < n ? lo + chunk : n;                    \
+            chain_##SUFFIX(x + lo, y + lo, hi - lo, ops, nops);                              \
         }                                                                                    \
         return 0;                                                                            \
     }                                                                                        \
@@ -143,9 +144,9 @@ DEFINE_CHAIN(float, f32, 1.0f, sqrtf, floorf, ceilf, fabsf, exp_f32, sigmoid_f32
 DEFINE_CHAIN(double, f64, 1.0, sqrt, floor, ceil, fabs, exp_f64, sigmoid_f64)
 
 /* The ABI version _cpu_fuse.py expects; bump it with any change of the op codes or calls. */
-int umx_kernels_version(void) { return 2; }
+int umx_kernels_version(void) { return 3; }
 
-/* Whether `parts` > 1 really runs on several threads (built with OpenMP). */
+/* Whether `threads` > 1 really runs on several threads (built with OpenMP). */
 int umx_kernels_threaded(void) {
 #ifdef _OPENMP
     return 1;
