@@ -504,6 +504,29 @@ def test_fused_elementwise_chains_match_the_cpu():
     assert _cuda_fuse._KERNELS, "no chain was fused"
 
 
+def test_eval_runs_a_fused_cpu_chain_itself_next_to_gpu_work(monkeypatch):
+    from umx.backends import _cpu_fuse
+
+    if not _cpu_fuse.available():
+        pytest.skip(f"no CPU fusion here: {_cpu_fuse.unavailable_reason()}")
+    a, b = mx.random.uniform(shape=(64, 64)), mx.random.uniform(shape=(64, 4))
+    mx.eval(a, b)
+    threads = []
+    real = _cpu_fuse.run_chain
+
+    def spy(chain, x):
+        threads.append(threading.current_thread())
+        return real(chain, x)
+
+    monkeypatch.setattr(_cpu_fuse, "run_chain", spy)
+    z = b
+    for _ in range(10):
+        z = mx.exp(z, stream=mx.cpu)
+    # one batch entry on each stream: the CPU one is run by this thread (no hand-off)
+    mx.eval(mx.matmul(a, b, stream=mx.gpu), z)
+    assert threads == [threading.current_thread()]
+
+
 def test_small_gpu_buffers_read_by_cpu_ops_are_copied_once():
     # Read in place, the managed pages of a small buffer that GPU ops also read would move
     # to the host and back on every call (the seed example's b).

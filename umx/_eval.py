@@ -205,13 +205,18 @@ def _schedule(outputs, inline: bool):
             for ex, v in saved.items():
                 ex.seq = v
             raise
-        # The caller drains one idle CPU stream itself (the one with the most nodes).
+        # The caller drains one idle stream itself: a CPU stream if there is one (the one
+        # with the most entries), since a GPU stream's batch that needs no wait is enqueued
+        # at once by its submit anyway. (A GPU stream chosen over a CPU stream of as many
+        # entries, one fused chain, sent the CPU work to a worker thread: a hand-off.)
         chosen = None
         if inline:
-            best = -1
+            best = None
             for ex, b in batches.items():
-                if ex.inline_ok and len(b) > best:
-                    chosen, best = ex, len(b)
+                if ex.inline_ok:
+                    rank = (not ex.gpu, len(b))
+                    if best is None or rank > best:
+                        chosen, best = ex, rank
         drain = None
         woken = []
         for ex, b in batches.items():

@@ -29,6 +29,7 @@ class Executor:
     """An in-order executor of batches of nodes for one stream."""
 
     inline_ok = False
+    gpu = False  # its kernels run on a GPU (submitting them does not wait for them)
     fusable = None  # primitive classes whose runs eval may queue as one Chain entry
 
     def __init__(self, stream) -> None:

@@ -303,10 +303,7 @@ def run_traced_gpu(ex, batch, run) -> None:
                     src = s.executor
                     t = e = None
                     if (
-                        src is not None
-                        and not getattr(src, "gpu", False)
-                        and i._data is None
-                        and i._error is None
+                        src is not None and not src.gpu and i._data is None and i._error is None
                     ):  # a CPU producer still running: the submitting thread waits for it
                         t = _now()
                         src.wait_for(i._seq)

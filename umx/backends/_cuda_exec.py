@@ -78,7 +78,7 @@ class GpuExecutor(Executor):
             if prep is None:
                 continue
             for i, ex in self._producers(prep):
-                if getattr(ex, "gpu", False):
+                if ex.gpu:
                     if ex.done < i._seq:
                         return False
                 elif i._data is None:
@@ -199,7 +199,7 @@ class GpuExecutor(Executor):
     def _wait_inputs(self, prep) -> None:
         """Order this stream after the producers of inputs from other streams."""
         for i, ex in self._producers(prep):
-            if getattr(ex, "gpu", False):
+            if ex.gpu:
                 if ex.done < i._seq:  # not enqueued yet: publish ours, then wait for it
                     self._flush()
                     Executor.wait_for(ex, i._seq)

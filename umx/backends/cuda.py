@@ -75,7 +75,7 @@ def _wait(a) -> None:
     s = a._stream
     if s is not None and a._seq:
         ex = s.executor
-        if ex is not None and getattr(ex, "gpu", False):
+        if ex is not None and ex.gpu:
             ex.wait_for(a._seq)
 
 
