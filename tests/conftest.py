@@ -35,3 +35,17 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """On a GPU machine: the ops whose CuPy kernel failed and that ran on the host instead
+    (correct, but not on the GPU), so a GPU run's log says what is left to port."""
+    import sys
+
+    cuda_exec = sys.modules.get("umx.backends._cuda_exec")
+    if cuda_exec is None:
+        return
+    fallbacks = cuda_exec.FALLBACKS
+    terminalreporter.write_line(f"umx GPU ops that ran on the host: {len(fallbacks)}")
+    for name, why in sorted(fallbacks.items()):
+        terminalreporter.write_line(f"  {name}: {why[:160]}")
