@@ -140,6 +140,26 @@ def test_binary_cpu_vs_gpu(name, d):
     cpu_vs_gpu(lambda s: f(x, y, stream=s), f"{name}[{d.name}]")
 
 
+def test_logical_ops_of_complex_run_on_the_gpu():
+    from umx.backends._cuda_exec import FALLBACKS
+
+    z = mx.array(np.array([0, 1j, 2, 0], np.complex64))
+    w = mx.array(np.array([1, 0, 3, 0], np.complex64))
+    outs = [
+        mx.logical_not(z, stream=mx.gpu),
+        mx.logical_and(z, w, stream=mx.gpu),
+        mx.logical_or(z, w, stream=mx.gpu),
+        mx.logical_xor(z, w, stream=mx.gpu),
+    ]
+    assert [o.tolist() for o in outs] == [
+        [True, False, False, True],
+        [False, False, True, False],
+        [True, True, True, False],
+        [True, True, False, False],
+    ]
+    assert not {"logical_not", "logical_and", "logical_or", "logical_xor"} & set(FALLBACKS)
+
+
 def test_astype_cpu_vs_gpu():
     x = _input(mx.float32, lo=-3, hi=3)
     for d in _DTYPES:

@@ -10,7 +10,7 @@ from .._device import resolve_stream
 from .._primitive import Primitive
 from .._rules import align_batched, unbroadcast, zero_jvp, zero_vjp
 from ._util import broadcast_shapes
-from .unary import astype, cast, conjugate, exp, floor, log, negative, sigmoid
+from .unary import astype, cast, conjugate, exp, floor, log, negative, sigmoid, truth
 
 _PROMOTE = dt._PROMOTE
 _weak = dt.weak_result
@@ -385,15 +385,16 @@ greater_equal, GreaterEqual = _declare(
     out_rule=_bool, zero=True,
 )  # fmt: skip
 logical_and, LogicalAnd = _declare(
-    "logical_and", lambda xp, x, y: xp.logical_and(x, y), "Elementwise logical and.",
+    "logical_and", lambda xp, x, y: xp.logical_and(truth(x), truth(y)), "Elementwise logical and.",
     out_rule=_bool, zero=True,
 )  # fmt: skip
 logical_or, LogicalOr = _declare(
-    "logical_or", lambda xp, x, y: xp.logical_or(x, y), "Elementwise logical or.",
+    "logical_or", lambda xp, x, y: xp.logical_or(truth(x), truth(y)), "Elementwise logical or.",
     out_rule=_bool, zero=True,
 )  # fmt: skip
 logical_xor, LogicalXor = _declare(
-    "logical_xor", lambda xp, x, y: xp.logical_xor(x, y), "Elementwise logical exclusive or.",
+    "logical_xor", lambda xp, x, y: xp.logical_xor(truth(x), truth(y)),
+    "Elementwise logical exclusive or.",
     out_rule=_bool, zero=True,
 )  # fmt: skip
 

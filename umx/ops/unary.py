@@ -391,8 +391,17 @@ ceil, Ceil = _declare(
     "ceil", lambda xp, x: xp.ceil(x) if x.dtype.kind in "fV" else x, _SAME_REAL,
     "Elementwise ceiling.", **_ZERO,
 )  # fmt: skip
+
+
+def truth(x):
+    """``x`` for a logical op: complex values as ``x != 0`` (CuPy's logical ops take no
+    complex input; NumPy's give the same answer either way)."""
+    return x != 0 if x.dtype.kind == "c" else x
+
+
 logical_not, LogicalNot = _declare(
-    "logical_not", lambda xp, x: xp.logical_not(x), _BOOL, "Elementwise logical not.", **_ZERO
+    "logical_not", lambda xp, x: xp.logical_not(truth(x)), _BOOL, "Elementwise logical not.",
+    **_ZERO
 )  # fmt: skip
 isnan, Isnan = _declare("isnan", lambda xp, x: xp.isnan(x), _BOOL, "Elementwise NaN test.", **_ZERO)
 isinf, Isinf = _declare(
