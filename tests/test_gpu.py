@@ -594,3 +594,22 @@ def test_scatter_max_min_on_the_gpu_are_exact(dtype, mode):
         # dtype= given: mx.array of a float64 NumPy array is float32, as in MLX
         out = getattr(mx.array(x, dtype=dtype).at[mx.array(idx)], mode)(mx.array(v, dtype=dtype))
     np.testing.assert_array_equal(np.array(out), ref)
+
+
+@pytest.mark.parametrize("dtype", [mx.int8, mx.uint8, mx.int16, mx.uint16, mx.bool_])
+def test_scatter_add_of_narrow_dtypes_runs_on_the_gpu_and_wraps(dtype):
+    from umx.backends._cuda_exec import FALLBACKS
+
+    FALLBACKS.pop("scatter_at", None)
+    x = np.array([120, 3, 250, 7], np.int64).astype(dtype.np)
+    v = np.array([100, 100, 9, 1, 0], np.int64).astype(dtype.np)  # repeats: 0 twice, 2
+    idx = np.array([0, 0, 2, 3, 1])
+    ref = x.copy()
+    if dtype == mx.bool_:
+        np.logical_or.at(ref, idx, v)
+    else:
+        np.add.at(ref, idx, v)  # wraps around, as umx on the CPU
+    with mx.stream(mx.gpu):
+        out = mx.array(x, dtype=dtype).at[mx.array(idx)].add(mx.array(v, dtype=dtype))
+    np.testing.assert_array_equal(np.array(out), ref)
+    assert "scatter_at" not in FALLBACKS, FALLBACKS.get("scatter_at")
