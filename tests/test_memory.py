@@ -59,3 +59,30 @@ def test_limits_and_cache_api():
     assert mx.set_wired_limit(old) == 123
     mx.clear_cache()
     assert mx.get_cache_memory() >= 0
+
+
+def test_a_collection_inside_the_limit_check_does_not_deadlock():
+    # A tracked buffer freed by a garbage collection while track() checks the limit (here
+    # forced from the device-bytes callback) must not wait forever on track()'s lock.
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, numpy as np\n"
+        "from umx import _host_memory as hm\n"
+        "def garbage():\n"
+        "    a = np.empty(1 << 20)\n"
+        "    hm.track(a)\n"
+        "    c = [a]; c.append(c)\n"
+        "gc.disable(); garbage()\n"
+        "hm.limit = 1 << 40\n"
+        "hm.device_active = lambda: gc.collect() * 0\n"
+        "b = np.empty(1 << 20)\n"
+        "hm.track(b)\n"
+        "print('ok', hm.active)\n"
+    )
+    try:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("track() deadlocked on its own lock")
+    assert r.stdout.strip() == f"ok {1 << 23}", r.stdout + r.stderr

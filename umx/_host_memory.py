@@ -16,7 +16,8 @@ import numpy as np
 
 TRACKED_BYTES = 1 << 16
 
-_lock = threading.Lock()
+# Reentrant: a garbage collection while track() holds it may run _release on this thread.
+_lock = threading.RLock()
 active = 0
 peak = 0
 limit: int | None = None  # None: no limit on the host (mx.set_memory_limit sets it)
@@ -39,17 +40,20 @@ def track(buf) -> None:
     if owner is None:  # a view: its memory is counted (or not) with the array it views
         return
     nbytes = buf.nbytes
+    cap = limit
+    device = device_active() if cap is not None and device_active is not None else 0
     with _lock:
-        if limit is not None:
-            used = active + (device_active() if device_active is not None else 0)
-            if used + nbytes > limit:
-                raise MemoryError(
-                    f"[memory] Allocating {nbytes} bytes would exceed the memory limit "
-                    f"({limit} bytes, {used} in use). Raise it with mx.set_memory_limit."
-                )
-        active += nbytes
-        if active > peak:
-            peak = active
+        used = active + device
+        refused = cap is not None and used + nbytes > cap
+        if not refused:
+            active += nbytes
+            if active > peak:
+                peak = active
+    if refused:  # raised outside the lock
+        raise MemoryError(
+            f"[memory] Allocating {nbytes} bytes would exceed the memory limit "
+            f"({cap} bytes, {used} in use). Raise it with mx.set_memory_limit."
+        )
     weakref.finalize(owner, _release, nbytes)
 
 

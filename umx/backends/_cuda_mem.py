@@ -113,18 +113,18 @@ class Memory:
         # guards the GPU alone.
         cap = _host_memory.limit
         if cap is not None and self.active() + _host_memory.active + n > cap:
-            self._refuse(n)
+            self._refuse(n, cap)
         try:
             return self.pool.malloc(n)
         except cupy.cuda.memory.OutOfMemoryError:
-            self._refuse(n)
+            self._refuse(n, self.limit)
 
-    def _refuse(self, n: int):
+    def _refuse(self, n: int, cap: int):
         used = self.active() + _host_memory.active
         free, _ = runtime.memGetInfo()
         raise MemoryError(
             f"[umx.gpu] Cannot allocate {n} bytes: {used} bytes in use, memory limit "
-            f"{self.limit} bytes, {free} bytes free on the GPU. Free arrays, or raise the "
+            f"{cap} bytes, {free} bytes free on the GPU. Free arrays, or raise the "
             "limit with mx.set_memory_limit (it can not exceed the GPU's free memory)."
         ) from None
 
