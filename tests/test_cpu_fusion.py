@@ -293,3 +293,17 @@ def test_the_private_reference_count_is_measured_with_tracing_off():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[1] == "True", r.stdout
+
+
+@pytest.mark.parametrize("value", ["", "auto", "-3"])
+def test_a_bad_thread_count_in_the_environment_is_ignored(value):
+    code = (
+        "import numpy as np, umx as mx\n"
+        "z = mx.array(np.linspace(0, 1, 4096, dtype=np.float32))\n"
+        "for _ in range(8):\n"
+        "    z = mx.sqrt(z, stream=mx.cpu)\n"
+        "print(np.isfinite(np.array(z)).all())\n"
+    )
+    env = dict(os.environ, UMX_CPU_THREADS=value)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "True", r.stdout + r.stderr

@@ -161,9 +161,17 @@ def _load() -> None:
         return
     global _openmp
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    _threads = max(1, int(os.environ.get("UMX_CPU_THREADS", "0")) or min(16, cores))
+    _threads = _env_threads() or min(16, cores)
     _openmp = bool(lib.umx_kernels_threaded())
     _lib = lib
+
+
+def _env_threads() -> int:
+    """``UMX_CPU_THREADS`` as a positive int, or 0 where unset or not one (ignored)."""
+    try:
+        return max(0, int(os.environ.get("UMX_CPU_THREADS", "")))
+    except ValueError:
+        return 0
 
 
 def _build() -> Path:
