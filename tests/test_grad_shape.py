@@ -485,3 +485,20 @@ def test_vmap_over_an_empty_batch():
     ]:
         r = mx.vmap(f)(mx.zeros((0, 3)))
         assert r.shape == out and np.array(r).shape == out
+
+
+@pytest.mark.parametrize(
+    "points, expected",
+    [  # MLX 0.32.4's gradients
+        ([3, 1], [1, 4, 4, 3, 3]),  # the pieces overlap
+        ([2, 4], [1, 1, 2, 2, 3]),
+        ([4, 0, 4], [4, 4, 4, 4, 4]),  # pieces empty and overlapping
+    ],
+)
+def test_split_gradient_with_points_out_of_order(points, expected):
+    def f(x):
+        pieces = mx.split(x, points)
+        return sum(((p * (i + 1)).sum() for i, p in enumerate(pieces)), mx.array(0.0))
+
+    g = mx.grad(f)(mx.arange(5.0))
+    assert g.shape == (5,) and g.tolist() == expected

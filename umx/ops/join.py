@@ -176,7 +176,23 @@ class Split(Primitive):
         return tuple(x[pre + (slice(lo, hi),)] for lo, hi in self.bounds)
 
     def vjp(self, primals, cotangents, argnums, outputs):
-        return [concatenate(list(cotangents), self.axis)]
+        b = self.bounds
+        n = primals[0].shape[self.axis]
+        if b[-1][1] == n and all(q[0] == p[1] for p, q in zip(b, b[1:])):  # pieces tile x
+            return [concatenate(list(cotangents), self.axis)]
+        # points out of order: pieces overlap or leave gaps; each adds back where it came from
+        total = None
+        for (lo, hi), c in zip(b, cotangents):
+            if hi > lo:
+                width = [(0, 0)] * c.ndim
+                width[self.axis] = (lo, n - hi)
+                c = pad(c, width)
+                total = c if total is None else total + c
+        if total is None:
+            from .creation import zeros_like
+
+            total = zeros_like(primals[0])
+        return [total]
 
     def jvp(self, primals, tangents, argnums):
         return list(split(tangents[0], self.indices, self.axis))
