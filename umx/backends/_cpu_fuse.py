@@ -9,7 +9,7 @@ block at a time. Large chains are split across threads (the call releases the GI
 The library is built on first use with the system C compiler (``$CC``, ``cc``, ``gcc`` or
 ``clang``) and cached on disk (``$UMX_CACHE_DIR``, else ``~/.cache/umx``). Without a
 compiler, or with ``UMX_CPU_FUSION=0``, chains run op by op through NumPy as before.
-``UMX_CPU_THREADS`` caps the threads of one chain (default: the cores, at most 16).
+``UMX_CPU_THREADS`` sets the threads of one chain (default: the cores, at most 16).
 Results match NumPy within an ulp or two (exp is within 0.9 ulp, sqrt and the arithmetic
 ops are exact), not bit for bit.
 """
