@@ -170,7 +170,18 @@ class Memory:
 
 
 MEM = Memory()
-_host_memory.device_active = MEM.active
+
+
+def _active_for_host() -> int:
+    """GPU bytes in use, for the host side's limit check; 0 where CUDA cannot be used (a
+    child forked after CUDA started: its CPU ops must still run)."""
+    try:
+        return MEM.active()
+    except runtime.CUDARuntimeError:
+        return 0
+
+
+_host_memory.device_active = _active_for_host
 
 
 def managed_view(d) -> np.ndarray:
