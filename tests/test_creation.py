@@ -251,3 +251,9 @@ def test_errors_name_the_op():
     for exc, name, f in cases:
         with pytest.raises(exc, match=rf"\[{name}\]"):
             f()
+
+
+def test_linspace_of_one_sample_is_computed_in_float32():
+    # MLX 0.32.4: 2 and 0.10000000149011612 (start rounded to float32 first)
+    assert mx.linspace(1.9999999999999982, 0, 1, dtype=mx.int32).item() == 2
+    assert mx.linspace(0.1, 0, 1, dtype=mx.float64).item() == float(np.float32(0.1))

@@ -134,9 +134,9 @@ class Linspace(_Source):
         self.dtype = dtype
 
     def eval(self, xp):
-        if self.num == 1:
-            return xp.full((1,), self.start, dtype=np.float64).astype(self.dtype.np)
         f = np.float32
+        if self.num == 1:  # in float32 too (MLX: linspace(1.9999999999999982, 0, 1) is 2)
+            return xp.full((1,), f(self.start), dtype=f).astype(self.dtype.np)
         t = xp.arange(self.num, dtype=f) / f(self.div)
         r = (f(1) - t) * f(self.start) + t * f(self.stop)
         return r.astype(self.dtype.np)
