@@ -14,7 +14,7 @@ from operator import attrgetter
 
 from . import _dtypes as dt
 
-__all__ = ["Chain", "FLOATS", "MIN_CHAIN", "PRIVATE_REFS", "unary_classes"]
+__all__ = ["Chain", "FLOATS", "MIN_CHAIN", "PRIVATE_REFS", "cached_kernel", "unary_classes"]
 
 FLOATS = (dt.float32, dt.float64)
 MIN_CHAIN = 3  # shorter runs are not worth a kernel of their own
@@ -33,6 +33,19 @@ class Chain(list):
 
 
 _prim_of = attrgetter("_prim")
+_CACHE_MAX = 512  # kernels kept per backend; the cache starts over when full
+
+
+def cached_kernel(cache: dict, chain, build):
+    """The backend's kernel for ``chain`` from ``cache`` (keyed by ``Chain.key()``), made by
+    ``build(key)`` on a miss."""
+    key = chain.key()
+    k = cache.get(key)
+    if k is None:
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        k = cache[key] = build(key)
+    return k
 
 
 def unary_classes(names) -> frozenset:

@@ -80,8 +80,9 @@ def get_memory_limit() -> int:
 
 
 def set_memory_limit(limit: int) -> int:
-    """Set the memory limit in bytes; returns the previous one. On the GPU it is capped by
-    the device's free memory: past it, allocations raise ``MemoryError``."""
+    """Set the memory limit in bytes; returns the previous one. Once set, it caps host and
+    GPU buffers together; the GPU's share is also capped by the device's free memory. Past
+    it, allocations raise ``MemoryError``."""
     if not isinstance(limit, int) or limit < 0:
         raise ValueError("[set_memory_limit] The limit must be a non-negative int.")
     host.limit = limit

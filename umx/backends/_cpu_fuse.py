@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._fusion import cached_kernel
+
 __all__ = ["OPS", "available", "kinds", "run_chain", "unavailable_reason"]
 
 # Op codes of _cpu_kernels.c, by primitive name.
@@ -38,7 +40,6 @@ OPS = {
 _ABI_VERSION = 3
 _SOURCE = Path(__file__).with_name("_cpu_kernels.c")
 _FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99"]
-_CACHE_MAX = 512  # distinct chains whose op codes are kept
 # Tried in order, the first the compiler takes wins: OpenMP where it has it, some compilers
 # lack -march=native. 512-bit vectors where the CPU has them: GCC picks 256 for Intel's
 # AVX-512 CPUs, and the exp chain then ran 1.6x slower on the H100 host's Xeon (kernel_probe).
@@ -210,14 +211,8 @@ def _build() -> Path:
 _CODES: dict = {}  # Chain.key() -> the op codes the kernel takes
 
 
-def _codes(chain) -> np.ndarray:
-    key = chain.key()
-    codes = _CODES.get(key)
-    if codes is None:
-        if len(_CODES) >= _CACHE_MAX:
-            _CODES.clear()
-        codes = _CODES[key] = np.array([OPS[c.name] for c in key], dtype=np.int32)
-    return codes
+def _op_codes(key) -> np.ndarray:
+    return np.array([OPS[c.name] for c in key], dtype=np.int32)
 
 
 def run_chain(chain, x: np.ndarray) -> np.ndarray:
@@ -227,7 +222,7 @@ def run_chain(chain, x: np.ndarray) -> np.ndarray:
         x = x.copy(order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
     fn = _lib.umx_chain_f32 if x.dtype == np.float32 else _lib.umx_chain_f64
     y = np.empty_like(x)
-    codes = _codes(chain)
+    codes = cached_kernel(_CODES, chain, _op_codes)
     n, nops = x.size, len(codes)
     threads = min(_threads, n // _SPLIT_ALIGN, n * nops // _OPS_PER_THREAD)
     xp, yp, cp = x.ctypes.data, y.ctypes.data, codes.ctypes.data

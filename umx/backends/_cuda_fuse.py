@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from .._fusion import unary_classes
+from .._fusion import cached_kernel, unary_classes
 
 # CUDA C expressions of the unary primitives (by primitive name), over a value ``v``.
 EXPRS = {
@@ -48,17 +48,12 @@ def kernel_code(key) -> str:
 
 
 _KERNELS: dict = {}  # Chain.key() -> its compiled kernel
-_CACHE_MAX = 512
 
 
 def run_chain(cupy, chain, x):
     """Launch the fused chain on ``x`` (CuPy array) on the current stream; returns y."""
-    key = chain.key()
-    k = _KERNELS.get(key)
-    if k is None:
-        if len(_KERNELS) >= _CACHE_MAX:
-            _KERNELS.clear()
-        k = _KERNELS[key] = cupy.ElementwiseKernel(
-            "T x", "T y", kernel_code(key), f"umx_fused_{len(_KERNELS)}"
-        )
-    return k(x)
+
+    def build(key):
+        return cupy.ElementwiseKernel("T x", "T y", kernel_code(key), f"umx_fused_{len(_KERNELS)}")
+
+    return cached_kernel(_KERNELS, chain, build)(x)

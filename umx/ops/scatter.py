@@ -136,7 +136,7 @@ class ScatterAt(Primitive):
         if mode == "add" and out.dtype.name in _NARROW_ADD:
             # no atomics this narrow: add in int32, then wrap back (sums agree mod 2^bits)
             wide = out.astype(xp.int32)
-            cupyx.scatter_add(wide, key, xp.asarray(v).astype(xp.int32))
+            cupyx.scatter_add(wide, key, v.astype(xp.int32))
             out = wide != 0 if out.dtype == xp.bool_ else wide.astype(out.dtype)
         elif mode == "add":
             cupyx.scatter_add(out, key, v)
