@@ -19,6 +19,24 @@ def median_s(f, runs: int = 20, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def timed_ms(cases, runs: int = 20, rounds: int = 3, warmup: int = 3) -> list:
+    """(name, median ms) for each (name, f). Each case runs in short blocks (a warm-up, then
+    ``runs // rounds`` timed runs), the blocks taken round-robin ``rounds`` times: a burst of
+    noise on a shared machine hits every case alike, and the warm-up lets the thread pools
+    of the case before (OpenBLAS, PyTorch, OpenMP) go quiet before timing starts."""
+    ts = {name: [] for name, _ in cases}
+    per_round = max(1, runs // rounds)
+    for _ in range(rounds):
+        for name, f in cases:
+            for _ in range(warmup):
+                f()
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                f()
+                ts[name].append(time.perf_counter() - t0)
+    return [(name, statistics.median(ts[name]) * 1e3) for name, _ in cases]
+
+
 def try_mlx():
     """mlx.core where it is installed (the CPU oracle), else None."""
     try:

@@ -69,6 +69,74 @@ def main() -> None:
     print(f"GPU matmul alone: {med(lambda: mx.eval(mx.matmul(a, bg, stream=mx.gpu))):.3f} ms")
     for d1, d2 in (("gpu", "gpu"), ("gpu", "cpu")):
         phases(a, bg, getattr(mx, d1), getattr(mx, d2))
+    chain_detail(a, bg)
+
+
+def cold_kernel(fn, args, threads, pause_s=3e-4, n=40) -> float:
+    """The kernel's median ms when its threads have gone idle first (a busy pause, as the
+    seed's graph build gives them), against back-to-back calls."""
+    ts = []
+    for _ in range(n):
+        end = time.perf_counter() + pause_s
+        while time.perf_counter() < end:
+            pass
+        t = time.perf_counter()
+        fn(*args, threads, _cpu_fuse._chunk(args[2], threads))
+        ts.append(time.perf_counter() - t)
+    return sorted(ts)[n // 2] * 1e3
+
+
+def chain_detail(a, b, n=60) -> None:
+    """The mixed placement's CPU chain, piece by piece: the input's preparation, the whole
+    run_chain call, and the native kernel inside it (timed by wrapping each)."""
+    from umx import _scheduler
+
+    spent = {"prepare": [], "run_chain": [], "kernel": []}
+    real_prepare = _scheduler.CpuExecutor.prepare
+    real_run = _cpu_fuse.run_chain
+    real_lib = _cpu_fuse._lib
+
+    def timed(name, f):
+        def g(*args, **kw):
+            t = time.perf_counter()
+            try:
+                return f(*args, **kw)
+            finally:
+                spent[name].append(time.perf_counter() - t)
+
+        return g
+
+    class Lib:  # the library with its f32 chain timed
+        def __getattr__(self, name):
+            f = getattr(real_lib, name)
+            return timed("kernel", f) if name == "umx_chain_f32" else f
+
+    _scheduler.CpuExecutor.prepare = timed("prepare", real_prepare)
+    _cpu_fuse.run_chain = timed("run_chain", real_run)
+    _cpu_fuse._lib = Lib()
+    try:
+        for _ in range(n):
+            z = b
+            x = mx.matmul(a, b, stream=mx.gpu)
+            for _ in range(500):
+                z = mx.exp(z, stream=mx.cpu)
+            mx.eval(x, z)
+    finally:
+        _scheduler.CpuExecutor.prepare = real_prepare
+        _cpu_fuse.run_chain = real_run
+        _cpu_fuse._lib = real_lib
+    meds = {k: sorted(v)[len(v) // 2] * 1e3 if v else float("nan") for k, v in spent.items()}
+    print("mixed seed, CPU chain: " + ", ".join(f"{k} {v:.3f}" for k, v in meds.items()) + " ms")
+    x = b._cpu_copy if hasattr(b, "_cpu_copy") else np.array(b)
+    y = np.empty_like(x)
+    codes = np.full(500, 9, np.int32)
+    args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, 500)
+    fn = real_lib.umx_chain_f32
+    for t in (1, 4, 8, 15, 16):
+        print(
+            f"kernel, {t} threads: back to back {med(lambda t=t: fn(*args, t, _cpu_fuse._chunk(x.size, t))):.3f}, "
+            f"after a 0.3 ms pause {cold_kernel(fn, args, t):.3f} ms"
+        )
 
 
 def phases(a, b, d1, d2, n=60) -> None:
@@ -85,10 +153,10 @@ def phases(a, b, d1, d2, n=60) -> None:
             z = mx.exp(z, stream=d2)
         outs = [x, z]
         t1 = time.perf_counter()
-        drain = _eval._schedule(outs, inline=True)
+        drains = _eval._schedule(outs, inline=True)
         t2 = time.perf_counter()
-        if drain is not None:
-            drain.drain_inline()
+        if drains:
+            _eval._drain(drains)
         t3 = time.perf_counter()
         _eval._wait(outs)
         t4 = time.perf_counter()

@@ -33,10 +33,11 @@ KNOWN = {
     "grad": ([], False, 120),
     "seed": ([], True, 240),
     "crossing": (["--quick"], True, 240),
+    "gpu_ops": (["--quick"], True, 300),
 }
-ORDER = ["overhead", "streams", "random", "grad", "seed", "crossing"]
+ORDER = ["overhead", "streams", "random", "grad", "seed", "crossing", "gpu_ops"]
 # Tools that live in bench/ but measure nothing for the summary.
-TOOLS = {"profile_chain"}
+TOOLS = {"profile_chain", "fusion_probe", "kernel_probe", "gpu_probe"}
 DEFAULT_LIMIT = 120
 
 # Runs a benchmark as __main__ with the standard library's modules loaded first: a benchmark

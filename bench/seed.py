@@ -15,33 +15,14 @@ import ctypes
 import datetime
 import os
 import platform
-import statistics
 import sys
-import time
 
 import numpy as np
 
 import umx as mx
+from bench._timing import timed_ms
 
 RUNS = int(os.environ.get("SEED_RUNS", "20"))
-
-
-def timed_ms(cases, runs=RUNS, rounds=3, warmup=3) -> list:
-    """(name, median ms) for each (name, f). Each case runs in short blocks (a warm-up, then
-    ``runs // rounds`` timed runs), the blocks taken round-robin ``rounds`` times: a burst of
-    noise on a shared machine hits every case alike, and the warm-up lets the thread pools
-    of the case before (OpenBLAS, PyTorch, OpenMP) go quiet before timing starts."""
-    ts = {name: [] for name, _ in cases}
-    per_round = max(1, runs // rounds)
-    for _ in range(rounds):
-        for name, f in cases:
-            for _ in range(warmup):
-                f()
-            for _ in range(per_round):
-                t0 = time.perf_counter()
-                f()
-                ts[name].append(time.perf_counter() - t0)
-    return [(name, statistics.median(ts[name]) * 1e3) for name, _ in cases]
 
 
 def fun(a, b, d1, d2):
@@ -88,7 +69,7 @@ def main() -> None:
         cases.append((names[(d1, d2)], lambda s1=s1, s2=s2: mx.eval(fun(a, b, s1, s2))))
     if has_gpu:
         cases += others(a_np, b_np)
-    rows = timed_ms(cases)
+    rows = timed_ms(cases, RUNS)
     today = datetime.date.today().isoformat()
     dev = mx.device_info(mx.gpu)["device_name"] if has_gpu else platform.processor()
     print(
