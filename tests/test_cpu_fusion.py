@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import umx as mx
 from tests.helpers import check
 from tests.test_streams import boom
+from umx._fusion import Chain
 from umx._scheduler import EvalError
 from umx.backends import _cpu_fuse
 from umx.ops import unary
@@ -39,9 +40,9 @@ def calls(monkeypatch):
     seen = []
     real = _cpu_fuse.run_chain
 
-    def spy(chain, x):
+    def spy(chain, x, meanwhile=None):
         seen.append(len(chain))
-        return real(chain, x)
+        return real(chain, x, meanwhile)
 
     monkeypatch.setattr(_cpu_fuse, "run_chain", spy)
     return seen
@@ -194,7 +195,7 @@ def test_other_dtypes_and_short_chains_are_not_fused(calls):
 def test_a_failure_before_the_chain_reaches_eval_and_the_stream_recovers(monkeypatch):
     real = _cpu_fuse.run_chain
 
-    def broken(chain, x):
+    def broken(chain, x, meanwhile=None):
         raise FloatingPointError("boom")
 
     monkeypatch.setattr(_cpu_fuse, "run_chain", broken)
@@ -307,3 +308,82 @@ def test_a_bad_thread_count_in_the_environment_is_ignored(value):
     env = dict(os.environ, UMX_CPU_THREADS=value)
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "True", r.stdout + r.stderr
+
+
+# -- chains in the background (the calling thread enqueues GPU work meanwhile) ----------------
+
+
+def _busy() -> bool:
+    """True while a chain handed to the library's helper thread has not been joined."""
+    lib = _cpu_fuse._lib
+    x = np.zeros(4, np.float32)
+    codes = np.zeros(1, np.int32)
+    rc = lib.umx_chain_start(0, x.ctypes.data, x.ctypes.data, 4, codes.ctypes.data, 1, 1, 0)
+    if rc == 0:
+        assert lib.umx_chain_join() == 0
+    return rc == -3
+
+
+@pytest.mark.skipif(not _cpu_fuse._openmp, reason="background chains need the OpenMP build")
+def test_meanwhile_runs_while_the_chain_runs_in_the_background():
+    x = (np.arange(3000, dtype=np.float32) - 1500) / 300
+    names = ["exp", "negative", "sigmoid", "sqrt"] * 50
+    seen = []
+    out = _chain(x, names)
+    result = _cpu_fuse.run_chain(Chain(_ancestors(out)), x, lambda: seen.append(_busy()))
+    assert seen == [True]  # called once, while the helper held the chain
+    assert not _busy()  # joined
+    np.testing.assert_allclose(result, _reference(x, names), rtol=2e-6)
+
+
+def _ancestors(out) -> list:
+    """The nodes of an unevaluated run of unary ops, first to last."""
+    nodes = []
+    while out._inputs and out._data is None:
+        nodes.append(out)
+        out = out._inputs[0]
+    return nodes[::-1]
+
+
+def test_drain_inline_calls_meanwhile_once_before_a_batch_that_is_not_a_chain():
+    from umx import _eval
+
+    x = mx.ones((8,), stream=mx.cpu)
+    y = mx.add(x, x, stream=mx.cpu)
+    (ex,) = _eval._schedule([y], inline=True)
+    computed = []
+    ex.drain_inline(meanwhile=lambda: computed.append(y._data is not None))
+    assert computed == [False]  # before the batch ran
+    check(y, np.full(8, 2, np.float32))
+
+
+@pytest.mark.skipif(not _cpu_fuse._openmp, reason="background chains need the OpenMP build")
+def test_drain_inline_calls_meanwhile_while_a_leading_chain_runs():
+    from umx import _eval
+
+    x = mx.ones((4096,), stream=mx.cpu)
+    mx.eval(x)
+    z = mx.add(_chain(x, ["exp", "negative", "exp"] * 20), 1, stream=mx.cpu)
+    (ex,) = _eval._schedule([z], inline=True)
+    seen = []
+    ex.drain_inline(meanwhile=lambda: seen.append(_busy()))
+    assert seen == [True]
+    check(z, _reference(np.ones(4096, np.float32), ["exp", "negative", "exp"] * 20) + 1)
+
+
+def test_meanwhile_still_runs_once_when_the_chain_fails(monkeypatch):
+    from umx import _eval
+
+    def broken(chain, x, meanwhile=None):
+        raise FloatingPointError("boom")
+
+    x = mx.ones((6,), stream=mx.cpu)
+    mx.eval(x)
+    z = _chain(x, ["exp", "exp", "exp"])
+    (ex,) = _eval._schedule([z], inline=True)
+    monkeypatch.setattr(_cpu_fuse, "run_chain", broken)
+    calls = []
+    ex.drain_inline(meanwhile=lambda: calls.append(1))
+    assert calls == [1]  # the GPU work would still be enqueued
+    with pytest.raises(EvalError, match="boom"):
+        mx.eval(z)

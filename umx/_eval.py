@@ -160,11 +160,13 @@ def _topo(outputs, mixed: bool) -> tuple[list, bool]:
 
 
 def _schedule(outputs, inline: bool):
-    """Queue the work behind ``outputs``; returns the executor to drain inline, if any."""
+    """Queue the work behind ``outputs``; returns the executors whose batches the calling
+    thread runs itself (the chosen idle stream, if ``inline``, and GPU streams whose batch
+    needs no wait: enqueueing it is quick)."""
     with _sched_lock:
         order, multi = _topo(outputs, mixed_devices)
         if not order:
-            return None
+            return []
         s0 = order[0][0]._stream
         ex0 = s0.executor or executor_for(s0)
         saved = {ex0: ex0.seq}
@@ -206,9 +208,9 @@ def _schedule(outputs, inline: bool):
                 ex.seq = v
             raise
         # The caller drains one idle stream itself: a CPU stream if there is one (the one
-        # with the most entries), since a GPU stream's batch that needs no wait is enqueued
-        # at once by its submit anyway. (A GPU stream chosen over a CPU stream of as many
-        # entries, one fused chain, sent the CPU work to a worker thread: a hand-off.)
+        # with the most entries), since it enqueues every GPU batch that needs no wait
+        # anyway. (A GPU stream chosen over a CPU stream of as many entries, one fused
+        # chain, sent the CPU work to a worker thread: a hand-off.)
         chosen = None
         if inline:
             best = None
@@ -217,25 +219,53 @@ def _schedule(outputs, inline: bool):
                     rank = (not ex.gpu, len(b))
                     if best is None or rank > best:
                         chosen, best = ex, rank
-        drain = None
+        drains = []
         woken = []
         for ex, b in batches.items():
             if ex.submit(b, ex is chosen):
-                drain = ex
+                drains.append(ex)
             elif ex.just_woken:
                 ex.just_woken = False
                 woken.append(ex)
-    if drain is not None:
+    if drains and woken:
         # The caller is about to run Python ops inline, holding the GIL: let each woken
         # worker take its batch first (it releases the GIL in its kernels), or it could
         # wait a whole GIL switch interval (5 ms) before starting.
         try:
             for ex in woken:
                 ex.picked.wait(0.002)
-        except BaseException:  # interrupted (Ctrl-C): the worker runs what we queued
-            drain._start_worker()
+        except BaseException:  # interrupted (Ctrl-C): the workers run what we queued
+            for ex in drains:
+                ex._start_worker()
             raise
-    return drain
+    return drains
+
+
+def _drain(drains) -> None:
+    """Run the batches the calling thread took (``_schedule``'s list): GPU batches are only
+    enqueued, so they go first, except while a CPU stream's leading fused chain runs in the
+    background: then they are enqueued in its time (the GPU and CPU work overlap)."""
+    gpus = [ex for ex in drains if ex.gpu]
+    cpus = [ex for ex in drains if not ex.gpu]
+    if cpus and gpus:
+        (cpu,) = cpus  # at most one: the chosen stream
+
+        def enqueue_gpu_work():
+            _drain_each(gpus)
+
+        cpu.drain_inline(meanwhile=enqueue_gpu_work)
+    else:
+        _drain_each(drains)
+
+
+def _drain_each(drains) -> None:
+    for k, ex in enumerate(drains):
+        try:
+            ex.drain_inline()
+        except BaseException:  # interrupted (Ctrl-C): the workers run what is left
+            for rest in drains[k + 1 :]:
+                rest._start_worker()
+            raise
 
 
 def _wait(outputs) -> None:
@@ -279,9 +309,9 @@ def eval(*args) -> None:
     outputs = flatten_arrays(args, [])
     if vmap_tracing:
         _refuse_tracers(outputs)
-    drain = _schedule(outputs, inline=True)
-    if drain is not None:
-        drain.drain_inline()
+    drains = _schedule(outputs, inline=True)
+    if drains:
+        _drain(drains)
     _wait(outputs)
 
 
@@ -290,4 +320,6 @@ def async_eval(*args) -> None:
     if tracing.depth:  # as MLX (the traced graph must keep its edges until walked)
         raise ValueError("[async_eval] Not allowed inside a graph transformation.")
     outputs = flatten_arrays(args, [])
-    _schedule(outputs, inline=False)
+    drains = _schedule(outputs, inline=False)  # GPU batches that need no wait: enqueue them
+    if drains:
+        _drain_each(drains)

@@ -153,6 +153,17 @@ class Executor:
         raise NotImplementedError
 
 
+def _once(f):
+    """``f`` callable any number of times, run the first time only."""
+    pending = [f]
+
+    def call() -> None:
+        if pending:
+            pending.pop()()
+
+    return call
+
+
 def _fail(node, exc: BaseException) -> None:
     for i in node._inputs:  # an input that failed is the real cause
         if i._error is not None:
@@ -192,6 +203,38 @@ class CpuExecutor(Executor):
     def fusable(self) -> frozenset | None:
         """Primitive classes whose runs the graph walk may fuse (None: fuse nothing)."""
         return _cpu_fuse.fusable()
+
+    meanwhile = None  # set by drain_inline: work for this thread while a chain runs
+
+    def drain_inline(self, meanwhile=None) -> None:
+        """As Executor.drain_inline. ``meanwhile()`` (enqueueing GPU work) is called once,
+        before anything of the batch runs; or, if the batch starts with a fused chain whose
+        input is ready, while that chain runs on the kernel library's helper thread."""
+        if meanwhile is None:
+            Executor.drain_inline(self)
+            return
+        if self._leads_with_chain():
+            self.meanwhile = meanwhile
+        else:
+            meanwhile()
+        try:
+            Executor.drain_inline(self)
+        finally:  # not taken (an interrupt, say): the GPU work is still this thread's to enqueue
+            m, self.meanwhile = self.meanwhile, None
+            if m is not None:
+                m()
+
+    def _leads_with_chain(self) -> bool:
+        """True when the first queued entry is a fused chain whose input is computed, so
+        that it can start at once, and the native library runs it (not op by op)."""
+        with self.lock:
+            if not self.queue or not self.queue[0]:
+                return False
+            entry = self.queue[0][0]
+        chain = entry[1] if entry is not None else None
+        if type(chain) is not Chain or tracing or not _cpu_fuse.available():
+            return False
+        return all(i._data is not None for i in chain.prep or ())
 
     def run_batch(self, batch, plain: bool = False) -> None:
         if tracing and not plain:  # mx.profile is active: the traced loop (umx._trace)
@@ -305,13 +348,17 @@ class CpuExecutor(Executor):
         """Compute a fused chain; only its last node gets a buffer (the others are private
         to the chain). Returns True if it failed."""
         last = chain[-1]
+        meanwhile = self.meanwhile
+        if meanwhile is not None:
+            self.meanwhile = None
+            meanwhile = _once(meanwhile)
         try:
             src = chain[0]._inputs[0]
             x = self.prepare(chain[0], chain.prep)[0] if chain.prep else src._data
             if src._error is not None:
                 raise src._error
             if _cpu_fuse.available():
-                out = _cpu_fuse.run_chain(chain, x)
+                out = _cpu_fuse.run_chain(chain, x, meanwhile)
             else:  # no compiler here: op by op
                 for c in chain:
                     x = c._prim.eval(np, x)
@@ -326,6 +373,9 @@ class CpuExecutor(Executor):
             last._data = None
             for c in chain:
                 _fail(c, exc)
+        finally:
+            if meanwhile is not None:
+                meanwhile()  # a no-op once run_chain called it
         self._finished(last._seq)
         return last._error is not None
 

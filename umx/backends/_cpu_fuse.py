@@ -37,9 +37,9 @@ OPS = {
     "copy": 0, "stop_gradient": 0, "negative": 1, "abs": 2, "square": 3, "reciprocal": 4,
     "sqrt": 5, "rsqrt": 6, "floor": 7, "ceil": 8, "exp": 9, "sigmoid": 10,
 }  # fmt: skip
-_ABI_VERSION = 3
+_ABI_VERSION = 4
 _SOURCE = Path(__file__).with_name("_cpu_kernels.c")
-_FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99"]
+_FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99", "-pthread"]
 # Tried in order, the first the compiler takes wins: OpenMP where it has it, some compilers
 # lack -march=native. 512-bit vectors where the CPU has them: GCC picks 256 for Intel's
 # AVX-512 CPUs, and the exp chain then ran 1.6x slower on the H100 host's Xeon (kernel_probe).
@@ -50,8 +50,10 @@ _ARCH_CHOICES = (
     ["-march=native"],
     [],
 )
-# Split a chain across threads once it has this many element-ops per thread (~25 us).
-_OPS_PER_THREAD = 1 << 16
+# Split a chain across threads once it has this many element-ops per thread (~0.1 ms of
+# exps). Waking a sleeping thread costs tens of us on the H100 host: the seed's 500 exps on
+# 2048 floats took 0.40 ms on 16 cold threads and 0.17 ms on 8 (fusion_probe).
+_OPS_PER_THREAD = 1 << 17
 _SPLIT_ALIGN = 128  # elements: the smallest task worth a thread (fewer starve the vector units)
 _TASKS_PER_THREAD = 4  # OpenMP tasks per thread, taken dynamically: slack for a slow thread
 
@@ -62,6 +64,7 @@ _reason = ""
 _kinds: frozenset | None = None
 _pool = None
 _threads = 1
+_cores = 1
 _openmp = False  # the library splits chains itself (OpenMP threads spin briefly: fast wake-up)
 _forked = False  # this process is a fork of one that loaded the library
 
@@ -157,11 +160,16 @@ def _load() -> None:
             f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
             f.argtypes += [ctypes.c_int32, ctypes.c_int32, ctypes.c_int64]
             f.restype = ctypes.c_int
+        lib.umx_chain_start.argtypes = [ctypes.c_int32, *lib.umx_chain_f32.argtypes]
+        lib.umx_chain_start.restype = ctypes.c_int
+        lib.umx_chain_join.argtypes = []
+        lib.umx_chain_join.restype = ctypes.c_int
     except (OSError, AttributeError, subprocess.SubprocessError) as exc:  # no or a bad library
         _lib, _reason = False, f"{type(exc).__name__}: {exc}"
         return
-    global _openmp
+    global _openmp, _cores
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    _cores = cores
     _threads = _env_threads() or min(16, cores)
     _openmp = bool(lib.umx_kernels_threaded())
     _lib = lib
@@ -215,17 +223,36 @@ def _op_codes(key) -> np.ndarray:
     return np.array([OPS[c.name] for c in key], dtype=np.int32)
 
 
-def run_chain(chain, x: np.ndarray) -> np.ndarray:
-    """The chain's result for input ``x`` (a new C-contiguous array of ``x``'s dtype)."""
+def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
+    """The chain's result for input ``x`` (a new C-contiguous array of ``x``'s dtype).
+
+    ``meanwhile()``, if given, is called while the chain runs on the library's helper
+    thread (or before the chain, where it cannot run in the background): the calling
+    thread enqueues GPU work in that time instead of waiting for it.
+    """
     x = np.asarray(x)
     if not x.flags.c_contiguous:
         x = x.copy(order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
-    fn = _lib.umx_chain_f32 if x.dtype == np.float32 else _lib.umx_chain_f64
+    f64 = x.dtype != np.float32
+    fn = _lib.umx_chain_f64 if f64 else _lib.umx_chain_f32
     y = np.empty_like(x)
     codes = cached_kernel(_CODES, chain, _op_codes)
     n, nops = x.size, len(codes)
     threads = min(_threads, n // _SPLIT_ALIGN, n * nops // _OPS_PER_THREAD)
     xp, yp, cp = x.ctypes.data, y.ctypes.data, codes.ctypes.data
+    if meanwhile is not None:
+        if _openmp and not _forked:
+            # One core is left to the calling thread, busy with ``meanwhile``.
+            t = max(1, min(threads, _cores - 1))
+            if _lib.umx_chain_start(f64, xp, yp, n, cp, nops, t, _chunk(n, t)) == 0:
+                try:
+                    meanwhile()
+                finally:  # even when interrupted: the helper still writes into y
+                    rc = _lib.umx_chain_join()
+                if rc != 0:
+                    raise RuntimeError(f"[fused chain] the CPU kernel failed (code {rc})")
+                return y
+        meanwhile()
     if threads <= 1 or _openmp:
         if _forked:  # GNU OpenMP may hang in a child forked after it started its threads
             threads = 1

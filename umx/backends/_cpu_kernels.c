@@ -7,6 +7,7 @@
  * handles inf and nan as NumPy does. No -ffast-math: IEEE semantics are kept.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -144,7 +145,7 @@ DEFINE_CHAIN(float, f32, 1.0f, sqrtf, floorf, ceilf, fabsf, exp_f32, sigmoid_f32
 DEFINE_CHAIN(double, f64, 1.0, sqrt, floor, ceil, fabs, exp_f64, sigmoid_f64)
 
 /* The ABI version _cpu_fuse.py expects; bump it with any change of the op codes or calls. */
-int umx_kernels_version(void) { return 3; }
+int umx_kernels_version(void) { return 4; }
 
 /* Whether `threads` > 1 really runs on several threads (built with OpenMP). */
 int umx_kernels_threaded(void) {
@@ -153,4 +154,89 @@ int umx_kernels_threaded(void) {
 #else
     return 0;
 #endif
+}
+
+/* Background chains: umx_chain_start hands one chain to a helper thread and returns at
+ * once, so that the calling thread can do other work (enqueue GPU kernels) while the chain
+ * runs; umx_chain_join waits for it. One chain at a time: a second start while one runs is
+ * refused (the caller then runs its chain itself). */
+typedef struct {
+    int f64;
+    const void *x;
+    void *y;
+    int64_t n;
+    const int32_t *ops;
+    int32_t nops, threads;
+    int64_t chunk;
+} chain_job;
+
+static pthread_mutex_t job_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t job_cv = PTHREAD_COND_INITIALIZER;
+static chain_job job;
+static int job_state; /* 0 idle, 1 handed over, 2 finished (result in job_rc) */
+static int job_rc;
+static int helper_started;
+static int fork_handler_set;
+
+static void *chain_helper(void *unused) {
+    (void)unused;
+    pthread_mutex_lock(&job_mu);
+    for (;;) {
+        while (job_state != 1) pthread_cond_wait(&job_cv, &job_mu);
+        chain_job j = job;
+        pthread_mutex_unlock(&job_mu);
+        int rc = j.f64 ? umx_chain_f64(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk)
+                       : umx_chain_f32(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk);
+        pthread_mutex_lock(&job_mu);
+        job_rc = rc;
+        job_state = 2;
+        pthread_cond_broadcast(&job_cv);
+    }
+    return NULL;
+}
+
+/* In a forked child the helper thread is gone: start afresh (a new one on first use). */
+static void chain_after_fork(void) {
+    pthread_mutex_init(&job_mu, NULL);
+    pthread_cond_init(&job_cv, NULL);
+    job_state = 0;
+    helper_started = 0;
+}
+
+/* Returns 0 once the chain is handed over, -2 when no helper thread could be started, -3
+ * while another chain runs in the background. */
+int umx_chain_start(int32_t f64, const void *x, void *y, int64_t n, const int32_t *ops,
+                    int32_t nops, int32_t threads, int64_t chunk) {
+    pthread_mutex_lock(&job_mu);
+    if (job_state != 0) {
+        pthread_mutex_unlock(&job_mu);
+        return -3;
+    }
+    if (!helper_started) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, chain_helper, NULL) != 0) {
+            pthread_mutex_unlock(&job_mu);
+            return -2;
+        }
+        pthread_detach(t);
+        if (!fork_handler_set) fork_handler_set = pthread_atfork(NULL, NULL, chain_after_fork) == 0;
+        helper_started = 1;
+    }
+    chain_job j = {f64, x, y, n, ops, nops, threads, chunk};
+    job = j;
+    job_state = 1;
+    pthread_cond_signal(&job_cv);
+    pthread_mutex_unlock(&job_mu);
+    return 0;
+}
+
+/* Waits for the chain handed over by umx_chain_start; returns its result (0, or -1 for an
+ * unknown op), or -4 when none was handed over. */
+int umx_chain_join(void) {
+    pthread_mutex_lock(&job_mu);
+    while (job_state == 1) pthread_cond_wait(&job_cv, &job_mu);
+    int rc = job_state == 2 ? job_rc : -4;
+    job_state = 0;
+    pthread_mutex_unlock(&job_mu);
+    return rc;
 }

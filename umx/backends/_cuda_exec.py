@@ -13,8 +13,9 @@ device. Dependencies:
   Before such a CPU-side wait the executor records an event for what it has enqueued, so
   CPU work that needs it can proceed.
 
-A batch that needs no CPU-side wait is enqueued at once by the thread that calls ``eval``
-(enqueueing is asynchronous and cheap); otherwise the stream's worker thread takes it.
+A batch that needs no CPU-side wait is enqueued by the thread that calls ``eval`` (enqueueing
+is asynchronous and cheap), while a fused CPU chain of the same eval runs in the background
+if there is one; otherwise the stream's worker thread takes it.
 """
 
 from __future__ import annotations
@@ -62,12 +63,9 @@ class GpuExecutor(Executor):
             if self.running:
                 return False
             self.running = True
-        if inline:
-            return True
-        if self._ready(batch):
-            self.drain_inline()  # enqueue now, from the calling thread: no hand-off
-        else:
-            self._start_worker()
+        if inline or self._ready(batch):
+            return True  # the calling thread enqueues it (umx._eval._drain): no hand-off
+        self._start_worker()
         return False
 
     def _ready(self, batch) -> bool:
