@@ -50,10 +50,10 @@ _ARCH_CHOICES = (
     ["-march=native"],
     [],
 )
-# Split a chain across threads once it has this many element-ops per thread (~0.1 ms of
-# exps). Waking a sleeping thread costs tens of us on the H100 host: the seed's 500 exps on
-# 2048 floats took 0.40 ms on 16 cold threads and 0.17 ms on 8 (fusion_probe).
-_OPS_PER_THREAD = 1 << 17
+# Split a chain across threads once it has this many element-ops per thread (~25 us).
+# (Fewer, longer shares were tried: on one H100 host 8 cold threads ran the seed's chain in
+# 0.17 ms against 0.40 on 16, on the next 0.53 against 0.23; fusion_probe.)
+_OPS_PER_THREAD = 1 << 16
 _SPLIT_ALIGN = 128  # elements: the smallest task worth a thread (fewer starve the vector units)
 _TASKS_PER_THREAD = 4  # OpenMP tasks per thread, taken dynamically: slack for a slow thread
 
