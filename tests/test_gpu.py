@@ -550,6 +550,67 @@ def test_fused_elementwise_chains_match_the_cpu():
     assert _cuda_fuse._KERNELS, "no chain was fused"
 
 
+def _softmax_ref(x, axes):
+    x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        e = np.exp(x - x.max(axis=axes, keepdims=True))
+        return e / e.sum(axis=axes, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    "shape, axis",
+    [((7, 3), -1), ((5, 1000), -1), ((3, 4, 300), (1, 2)), ((2, 9), None), ((1, 1), -1),
+     ((4, 70000), 1)],
+)  # fmt: skip
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.float16])
+def test_softmax_runs_as_one_kernel_on_the_gpu(monkeypatch, shape, axis, dtype):
+    from umx.backends import _cuda_softmax
+
+    used = []
+    real = _cuda_softmax.softmax_trailing
+
+    def spy(x, axes):
+        y = real(x, axes)
+        used.append(y is not None)
+        return y
+
+    monkeypatch.setattr(_cuda_softmax, "softmax_trailing", spy)
+    x = RNG.standard_normal(shape).astype(np.float32) * 30
+    x.reshape(-1)[::7] = -np.inf  # masked entries, as attention masks make
+    y = mx.softmax(mx.array(x).astype(dtype), axis=axis, stream=mx.gpu)
+    axes = tuple(range(len(shape))) if axis is None else axis
+    ref = _softmax_ref(np.array(mx.array(x).astype(dtype)).astype(np.float64), axes)
+    tol = {mx.float16: 2e-3, mx.float32: 1e-5, mx.float64: 1e-12}[dtype]
+    np.testing.assert_allclose(_np(y).astype(np.float64), ref, rtol=tol, atol=tol / 10)
+    assert y.dtype == dtype and used == [True]
+
+
+def test_softmax_kernel_propagates_nan_and_inf_as_the_formula():
+    x = np.array(
+        [[1.0, np.nan, 2.0], [-np.inf] * 3, [np.inf, 1.0, 2.0], [0.0, -np.inf, 1.0]], np.float32
+    )
+    g = np.array(mx.softmax(mx.array(x), axis=-1, stream=mx.gpu))
+    c = np.array(mx.softmax(mx.array(x), axis=-1, stream=mx.cpu))
+    np.testing.assert_allclose(g, c, rtol=1e-6)
+    assert np.isnan(g[:3]).all() and not np.isnan(g[3]).any()
+
+
+def test_softmax_of_a_transposed_view_and_its_gradient_on_the_gpu():
+    x = RNG.standard_normal((64, 48)).astype(np.float32)
+    xt = mx.transpose(mx.array(x))  # a view: the kernel reads a contiguous copy
+    y = mx.softmax(xt, axis=-1, stream=mx.gpu)
+    np.testing.assert_allclose(np.array(y), _softmax_ref(x.T, -1), rtol=1e-5)
+    w = mx.array(RNG.standard_normal((64,)).astype(np.float32))
+
+    def f(a):
+        return mx.sum(mx.softmax(a, axis=-1, stream=mx.gpu) * w)
+
+    g_gpu = mx.grad(f)(xt)
+    s = _softmax_ref(x.T, -1)
+    ref = s * (np.asarray(w) - (s * np.asarray(w)).sum(-1, keepdims=True))
+    np.testing.assert_allclose(np.array(g_gpu), ref, rtol=1e-4, atol=1e-6)
+
+
 def test_eval_runs_a_fused_cpu_chain_itself_next_to_gpu_work(monkeypatch):
     from umx.backends import _cpu_fuse
 
@@ -560,9 +621,9 @@ def test_eval_runs_a_fused_cpu_chain_itself_next_to_gpu_work(monkeypatch):
     threads = []
     real = _cpu_fuse.run_chain
 
-    def spy(chain, x):
+    def spy(chain, x, meanwhile=None):
         threads.append(threading.current_thread())
-        return real(chain, x)
+        return real(chain, x, meanwhile)
 
     monkeypatch.setattr(_cpu_fuse, "run_chain", spy)
     z = b
@@ -571,6 +632,48 @@ def test_eval_runs_a_fused_cpu_chain_itself_next_to_gpu_work(monkeypatch):
     # one batch entry on each stream: the CPU one is run by this thread (no hand-off)
     mx.eval(mx.matmul(a, b, stream=mx.gpu), z)
     assert threads == [threading.current_thread()]
+
+
+def test_gpu_work_is_enqueued_while_the_cpu_chain_runs(monkeypatch):
+    # The seed example's parallelism: the calling thread hands the CPU chain to the kernel
+    # library's helper thread, enqueues the GPU matmul, then waits for the chain.
+    from umx.backends import _cpu_fuse
+    from umx.backends._cuda_exec import GpuExecutor
+
+    if not (_cpu_fuse.available() and _cpu_fuse._openmp):
+        pytest.skip("background chains need the OpenMP build of the CPU kernels")
+    a = mx.random.uniform(shape=(256, 64))
+    b = mx.random.uniform(shape=(64, 4)) * 1e-3
+    mx.eval(a, b)
+    inside_chain = [False]
+    seen = []
+    real_chain, real_batch = _cpu_fuse.run_chain, GpuExecutor.run_batch
+
+    def chain_spy(chain, x, meanwhile=None):
+        inside_chain[0] = True
+        try:
+            return real_chain(chain, x, meanwhile)
+        finally:
+            inside_chain[0] = False
+
+    def batch_spy(self, batch):
+        seen.append(inside_chain[0])
+        return real_batch(self, batch)
+
+    monkeypatch.setattr(_cpu_fuse, "run_chain", chain_spy)
+    monkeypatch.setattr(GpuExecutor, "run_batch", batch_spy)
+    z = b
+    for _ in range(10):
+        z = mx.exp(mx.negative(z, stream=mx.cpu), stream=mx.cpu)
+    x = mx.matmul(a, b, stream=mx.gpu)
+    mx.eval(x, z)
+    assert seen == [True]
+    a_np, b_np = np.array(a), np.array(b).astype(np.float64)
+    np.testing.assert_allclose(np.array(x), a_np @ b_np, rtol=1e-4)
+    ref = b_np
+    for _ in range(10):
+        ref = np.exp(-ref)
+    np.testing.assert_allclose(np.array(z), ref, rtol=1e-5)
 
 
 def test_small_gpu_buffers_read_by_cpu_ops_are_copied_once():
