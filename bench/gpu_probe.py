@@ -90,15 +90,28 @@ def small_reads() -> None:
     def eval_only():
         return gpu_result()
 
-    for name, f in [
+    def polluted():
+        """Big GPU buffers made and freed first: the pool then splits their (GPU-resident)
+        blocks for small results, as it does after real work (bench/gpu_ops.py)."""
+        for _ in range(3):
+            big = mx.array(np.ones(1 << 24, np.float32))
+            mx.eval(mx.exp(big) + big)
+        del big
+
+    cases = [
         ("sum + eval only", eval_only),
         ("+ managed view read (page fault)", via_view),
         ("+ cudaMemcpy to pageable", via_memcpy),
         ("+ cudaMemcpy to pinned", via_memcpy_pinned),
         ("+ cudaMemcpyAsync to pinned + sync", via_async_pinned),
         ("item() as umx does it", via_item),
-    ]:
-        print(f"{name}: {med_us(f):.1f} us")
+    ]
+    for state in ("fresh pool", "after big work"):
+        if state != "fresh pool":
+            polluted()
+        print(f"-- {state}")
+        for name, f in cases:
+            print(f"{name}: {med_us(f):.1f} us")
 
 
 def reductions() -> None:
