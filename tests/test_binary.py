@@ -301,3 +301,24 @@ def test_divmod_and_logical_xor():
         mx.logical_xor(mx.array([True, False]), mx.array([[True], [False]])),
         [[False, True], [True, False]],
     )
+
+
+def test_a_scalar_operand_is_converted_at_build_time_not_by_a_node():
+    # int / 2 computes in float32: the constant 2 becomes float32 at once (on a GPU stream,
+    # a cast node would copy it to the device first); the array still gets its cast node.
+    x = mx.array([1, 2, 3])
+    out = x / 2
+    cast_x, two = out._inputs
+    assert two._prim is None and two.dtype == mx.float32 and two.item() == 2.0
+    assert cast_x._prim is not None and cast_x.dtype == mx.float32
+    check(out, np.array([0.5, 1, 1.5], np.float32))
+    assert mx.arctan2(mx.array([1], mx.int8), 1)._inputs[1]._prim is None
+
+
+def test_casts_of_scalar_operands_stay_in_the_graph_under_transforms():
+    x = mx.array(2.0, mx.float16)
+    assert mx.grad(lambda x: x + mx.array(1.0))(x).item() == 1.0
+    g = mx.grad(lambda x: mx.array(3, mx.int32) / x)(x)
+    assert g.dtype == mx.float16 and g.item() == -0.75
+    _, (t,) = mx.jvp(lambda x: x * mx.array(3.0), [x], [mx.array(1.0, mx.float16)])
+    assert t.dtype == mx.float32 and t.item() == 3.0

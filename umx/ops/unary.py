@@ -7,8 +7,9 @@ import math
 import numpy as np
 
 from .. import _dtypes as dt
-from .._array import _new, array, as_array, node
+from .._array import _new, array, as_array, constant, node
 from .._device import resolve_stream
+from .._eval import tracing as _tracing
 from .._primitive import Primitive
 from .._rules import zero_jvp, zero_vjp
 
@@ -587,9 +588,17 @@ def astype(a, dtype, /, *, stream=None) -> array:
 
 
 def cast(a: array, d: dt.Dtype, stream) -> array:
-    """Internal: ``a`` as dtype ``d`` on a resolved stream (no node when it already is)."""
+    """Internal: ``a`` as dtype ``d`` on a resolved stream (no node when it already is).
+
+    A computed 0-d host value (a scalar operand) is converted at once, not by a kernel on
+    ``stream``: on a GPU stream that kernel would first copy it to the device. Not while a
+    transform traces (the cast must stay in the graph for its gradient)."""
     if a._dtype is d:
         return a
+    data = a._data
+    if type(data) is np.ndarray and data.ndim == 0 and not _tracing.depth:
+        with np.errstate(all="ignore"):
+            return constant(_ASTYPE[d].eval(np, data), d)
     return node(_ASTYPE[d], (a,), a._shape, d, stream)
 
 
