@@ -28,7 +28,6 @@ import numpy as np
 from .. import _scheduler
 from .._fusion import Chain
 from .._scheduler import Executor, _fail, _inherit_error
-from ..ops.binary import Binary
 from . import _cuda_fuse as _fuse
 from . import _cuda_mem as mem
 
@@ -38,8 +37,6 @@ _using_allocator = cupy.cuda.using_allocator
 
 # Names of primitives whose CuPy kernel failed and ran on the host instead (with the reason).
 FALLBACKS: dict = {}
-# Binary elementwise primitives: their 0-d host operands are passed by value.
-_BY_VALUE = frozenset(Binary.__subclasses__())
 
 
 class GpuExecutor(Executor):
@@ -155,11 +152,8 @@ class GpuExecutor(Executor):
                         if prep is not None:
                             self._wait_inputs(prep)
                         ins = n._inputs
+                        args = [self._dev(i) for i in ins]
                         prim = n._prim
-                        if type(prim) in _BY_VALUE:
-                            args = self._binary_args(ins)
-                        else:
-                            args = [self._dev(i) for i in ins]
                         out = self._eval(n, prim, args)
                         if prim.multi:
                             for s, o in zip(n._siblings, out):
@@ -218,20 +212,6 @@ class GpuExecutor(Executor):
                 self._flush()
                 ex.wait_for(i._seq)
 
-    def _binary_args(self, ins):
-        """A binary elementwise op's inputs: a 0-d host operand next to a GPU array goes to
-        the kernel by value (CuPy takes NumPy scalars), instead of being copied to the device
-        first (a copy cost ~10 us; ``x * 2 + 1`` makes two such constants)."""
-        a, b = ins
-        da, db = a._data, b._data
-        if type(da) is _ndarray and type(db) is np.ndarray and db.ndim == 0:
-            if db.dtype.kind in "biufc":
-                return [da, db[()]]
-        elif type(db) is _ndarray and type(da) is np.ndarray and da.ndim == 0:
-            if da.dtype.kind in "biufc":
-                return [da[()], db]
-        return [self._dev(a), self._dev(b)]
-
     def _dev(self, i):
         """Input ``i`` as a CuPy array on this device (copied once if it lives on the host)."""
         d = i._data
@@ -247,7 +227,7 @@ class GpuExecutor(Executor):
             o = mem.owner_of(d)
             if o is not None:
                 return o
-        m = cupy.asarray(h)  # pageable host -> device copy, on this stream
+        m = mem.to_device(h)  # pageable host -> device copy, on this stream
         i._mirror = m
         return m
 

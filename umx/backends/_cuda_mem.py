@@ -191,6 +191,15 @@ def managed_view(d) -> np.ndarray:
     return _as(_View(d.data.ptr, d.shape, d.strides, d.dtype, d), d.dtype)
 
 
+def to_device(h: np.ndarray):
+    """A CuPy copy of host array ``h`` (in the current allocator and stream). A 0-d array
+    goes through a 1-element one: CuPy fills a 0-d array from a scalar with memset when it
+    compares equal to 0, which turned -0.0 into 0.0 (arctan2(0, -0.0) gave 0, not pi)."""
+    if h.ndim == 0:
+        return cupy.asarray(h.reshape(1)).reshape(())
+    return cupy.asarray(h)
+
+
 def pinned_copy(d) -> np.ndarray:
     """A copy of a (complete) C-contiguous CuPy array in pinned host memory."""
     n = d.nbytes

@@ -148,7 +148,7 @@ def device_of(a):
     if o is not None:
         return o
     with cupy.cuda.using_allocator(M.MEM.malloc):
-        m = cupy.asarray(h)
+        m = M.to_device(h)
     cupy.cuda.get_current_stream().synchronize()
     a._mirror = m
     return m
