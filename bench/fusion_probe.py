@@ -12,16 +12,12 @@ import time
 import numpy as np
 
 import umx as mx
+from bench._timing import median_s
 from umx.backends import _cpu_fuse
 
 
 def med(f, n=40) -> float:
-    ts = []
-    for _ in range(n):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return sorted(ts)[n // 2] * 1e3
+    return median_s(f, n, warmup=0) * 1e3
 
 
 def main() -> None:

@@ -33,20 +33,29 @@ def workloads(big: int):
     chain_in = rng.random(1 << 20, dtype=np.float32)
     seed_b = rng.random((512, 4), dtype=np.float32) * 1e-3
 
+    def repeated(data, other, n, step):
+        """The setup of a workload that applies ``step(module, z, other)`` ``n`` times."""
+
+        def setup(lib):
+            x, y, sync, m = _inputs(lib, data, other)
+
+            def run():
+                z = x
+                for _ in range(n):
+                    z = step(m, z, y)
+                return sync(z)
+
+            return run
+
+        return setup
+
+    hundred_adds = repeated(small, small, 100, lambda m, z, y: m.add(z, y))
+    affine_chain = repeated(chain_in, None, 50, lambda m, z, y: z * 1.0001 + 0.001)
+    exp_chain = repeated(seed_b, None, 500, lambda m, z, y: m.exp(z))
+
     def one_add(lib):
         x, y, sync, m = _inputs(lib, small, small)
         return lambda: sync(m.add(x, y))
-
-    def hundred_adds(lib):
-        x, y, sync, m = _inputs(lib, small, small)
-
-        def run():
-            z = x
-            for _ in range(100):
-                z = m.add(z, y)
-            return sync(z)
-
-        return run
 
     def big_add(lib):
         x, y, sync, m = _inputs(lib, large, large)
@@ -74,28 +83,6 @@ def workloads(big: int):
             return sync(e / m.sum(e, axis=-1, keepdims=True))
 
         return sm
-
-    def affine_chain(lib):
-        x, _, sync, m = _inputs(lib, chain_in, None)
-
-        def run():
-            z = x
-            for _ in range(50):
-                z = z * 1.0001 + 0.001
-            return sync(z)
-
-        return run
-
-    def exp_chain(lib):
-        x, _, sync, m = _inputs(lib, seed_b, None)
-
-        def run():
-            z = x
-            for _ in range(500):
-                z = m.exp(z)
-            return sync(z)
-
-        return run
 
     def item(lib):
         x, _, sync, m = _inputs(lib, small, None)

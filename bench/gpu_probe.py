@@ -13,22 +13,15 @@ import _isolate  # noqa: F401 - first: keeps bench/random.py from shadowing `ran
 import cProfile
 import pstats
 import sys
-import time
 
 import numpy as np
 
 import umx as mx
+from bench._timing import median_s
 
 
 def med_us(f, n=200) -> float:
-    for _ in range(5):
-        f()
-    ts = []
-    for _ in range(n):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return sorted(ts)[n // 2] * 1e6
+    return median_s(f, n, warmup=5) * 1e6
 
 
 def profile(name, f, n) -> None:

@@ -8,6 +8,7 @@ earliest unfinished node is always runnable, hence no deadlock across threads.
 from __future__ import annotations
 
 import threading
+from functools import partial
 from sys import getrefcount
 
 from . import _scheduler
@@ -245,17 +246,13 @@ def _drain(drains) -> None:
     """Run the batches the calling thread took (``_schedule``'s list): GPU batches are only
     enqueued, so they go first, except while a CPU stream's leading fused chain runs in the
     background: then they are enqueued in its time (the GPU and CPU work overlap)."""
-    gpus = [ex for ex in drains if ex.gpu]
-    cpus = [ex for ex in drains if not ex.gpu]
-    if cpus and gpus:
-        (cpu,) = cpus  # at most one: the chosen stream
-
-        def enqueue_gpu_work():
-            _drain_each(gpus)
-
-        cpu.drain_inline(meanwhile=enqueue_gpu_work)
-    else:
-        _drain_each(drains)
+    if len(drains) > 1:
+        cpus = [ex for ex in drains if not ex.gpu]
+        if cpus:  # at most one: the chosen stream
+            gpus = [ex for ex in drains if ex.gpu]
+            cpus[0].drain_inline(meanwhile=partial(_drain_each, gpus))
+            return
+    _drain_each(drains)
 
 
 def _drain_each(drains) -> None:

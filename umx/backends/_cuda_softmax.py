@@ -67,6 +67,7 @@ extern "C" __global__ void umx_softmax_f64(const double *x, double *y, long long
 """
 
 _module = None
+_DTYPES = (cupy.float32, cupy.float64)
 
 
 def _kernel(dtype):
@@ -80,15 +81,13 @@ def softmax_trailing(x, axes: tuple):
     """Softmax of CuPy array ``x`` (float32 or float64) over ``axes``, which must be the
     trailing axes of ``x``; None where the kernel does not apply (the caller composes)."""
     nd = x.ndim
-    if not axes or axes != tuple(range(nd - len(axes), nd)) or x.dtype.kind != "f":
-        return None
-    if x.dtype.itemsize not in (4, 8):
+    if not axes or axes != tuple(range(nd - len(axes), nd)) or x.dtype not in _DTYPES:
         return None
     n = 1
     for a in axes:
         n *= x.shape[a]
     rows = x.size // n if n else 0
-    if n == 0 or rows == 0 or rows >= 1 << 31:
+    if not 0 < rows < 1 << 31:  # empty, or more rows than a grid takes
         return None
     x = cupy.ascontiguousarray(x)
     y = cupy.empty_like(x)

@@ -258,9 +258,6 @@ def _power(xp, x, y):
             # MLX: any negative integer exponent gives 0 (even for bases 1 and -1).
             neg = y < 0
             if neg.any():
-                if getattr(y, "ndim", 0) == 0:  # one negative exponent (a scalar by value)
-                    base = x if isinstance(x, xp.ndarray) else y
-                    return xp.zeros_like(base, dtype=x.dtype)
                 return xp.where(neg, 0, xp.power(x, xp.where(neg, 0, y))).astype(
                     x.dtype, copy=False
                 )
