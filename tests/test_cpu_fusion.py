@@ -86,6 +86,67 @@ def test_the_seed_chain_of_500_exps(calls):
     assert np.array_equal(got, ref)  # every element overflowed to inf, as in NumPy
 
 
+def _kernel(x: np.ndarray, codes, threads: int = 1, chunk: int = 0, grain: int = 0):
+    """The library's chain on ``x`` directly: (result, element-ops applied)."""
+    fn = _cpu_fuse._lib.umx_chain_f64 if x.dtype == np.float64 else _cpu_fuse._lib.umx_chain_f32
+    codes = np.asarray(codes, np.int32)
+    y = np.empty_like(x)
+    args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, codes.size)
+    return y, fn(*args, threads, chunk, grain)
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view(np.uint64 if a.dtype == np.float64 else np.uint32)
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_a_run_stops_once_it_reaches_a_fixed_point(rng, threads):
+    # exp overflows to inf within six steps and stays there: the kernel stops the run
+    # there, and wakes no threads for the rest once its first task showed it
+    x = rng.random(2048, dtype=np.float32)
+    exp = _cpu_fuse.OPS["exp"]
+    y, applied = _kernel(x, [exp] * 500, threads, 128, 1 << 16)
+    assert np.isinf(y).all()
+    assert 0 < applied <= 2048 * 10
+    # a run of negatives never repeats a value: every op is applied
+    y, applied = _kernel(x, [_cpu_fuse.OPS["negative"]] * 501, threads, 128, 1 << 16)
+    assert np.array_equal(_bits(y), _bits(-x)) and applied == 2048 * 501
+
+
+def test_without_runs_every_op_is_applied(rng):
+    x = rng.random(3000)
+    codes = [_cpu_fuse.OPS["exp"], _cpu_fuse.OPS["negative"]] * 20
+    y, applied = _kernel(x, codes, 4, 256, 1)
+    assert applied == 3000 * 40 and np.isfinite(y).all()
+
+
+@given(
+    runs=st.lists(
+        st.tuples(st.sampled_from(sorted(set(_cpu_fuse.OPS.values()))), st.integers(1, 40)),
+        min_size=1,
+        max_size=6,
+    ),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    n=st.sampled_from([1, 5, 130, 1100, 2500]),
+    threads=st.sampled_from([1, 3]),
+    seed=st.integers(0, 2**16),
+)
+def test_stopping_runs_early_gives_the_same_bits(runs, dtype, n, threads, seed):
+    # The same chain with a copy between every two ops has no run to stop: bit for bit the
+    # same result (signed zeros and nan payloads included: -0.0 and 0.0 are not a fixed
+    # point of negative, though they compare equal).
+    rng = np.random.default_rng(seed)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1.0, -1.0], dtype)
+    x = np.concatenate([special, (rng.standard_normal(n) * 50).astype(dtype)])[:n]
+    x = np.ascontiguousarray(rng.permutation(x))
+    codes = [op for op, k in runs for _ in range(k)]
+    spaced = [c for op in codes for c in (op, 0)]
+    y, applied = _kernel(x, codes, threads, 128, 64)
+    ref, _ = _kernel(x, spaced)
+    assert np.array_equal(_bits(y), _bits(ref))
+    assert 0 <= applied <= n * len(codes)
+
+
 # floor and ceil turn an ulp of difference upstream into a whole unit: tested apart
 SMOOTH = [n for n in FUSED if n not in ("floor", "ceil")]
 
@@ -318,9 +379,9 @@ def _busy() -> bool:
     lib = _cpu_fuse._lib
     x = np.zeros(4, np.float32)
     codes = np.zeros(1, np.int32)
-    rc = lib.umx_chain_start(0, x.ctypes.data, x.ctypes.data, 4, codes.ctypes.data, 1, 1, 0)
+    rc = lib.umx_chain_start(0, x.ctypes.data, x.ctypes.data, 4, codes.ctypes.data, 1, 1, 0, 0)
     if rc == 0:
-        assert lib.umx_chain_join() == 0
+        assert lib.umx_chain_join() == 4  # one copy of 4 elements
     return rc == -3
 
 

@@ -4,7 +4,9 @@ A NumPy call costs ~1 us and the scheduler ~0.5 us per node, so a chain of small
 elementwise ops is call-bound, and on large arrays each op streams the whole array through
 memory once. A run of fusable nodes (found by the graph walk, umx._fusion) is computed by a
 small C library, ``_cpu_kernels.c``, that applies every op of the chain to one cache-sized
-block at a time. Large chains are split across threads (the call releases the GIL).
+block at a time. Large chains are split across threads (the call releases the GIL). A run
+of one op stops where a block stops changing (a fixed point: exp at inf, abs after one
+step, sqrt at 1), so that 500 exps cost about six.
 
 The library is built on first use with the system C compiler (``$CC``, ``cc``, ``gcc`` or
 ``clang``) and cached on disk (``$UMX_CACHE_DIR``, else ``~/.cache/umx``). Without a
@@ -37,7 +39,7 @@ OPS = {
     "copy": 0, "stop_gradient": 0, "negative": 1, "abs": 2, "square": 3, "reciprocal": 4,
     "sqrt": 5, "rsqrt": 6, "floor": 7, "ceil": 8, "exp": 9, "sigmoid": 10,
 }  # fmt: skip
-_ABI_VERSION = 4
+_ABI_VERSION = 5
 _SOURCE = Path(__file__).with_name("_cpu_kernels.c")
 _FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99", "-pthread"]
 # Tried in order, the first the compiler takes wins: OpenMP where it has it, some compilers
@@ -158,12 +160,12 @@ def _load() -> None:
         for name in ("umx_chain_f32", "umx_chain_f64"):
             f = getattr(lib, name)
             f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-            f.argtypes += [ctypes.c_int32, ctypes.c_int32, ctypes.c_int64]
-            f.restype = ctypes.c_int
+            f.argtypes += [ctypes.c_int32, ctypes.c_int32, ctypes.c_int64, ctypes.c_int64]
+            f.restype = ctypes.c_int64  # the element-ops applied, or < 0 for an error
         lib.umx_chain_start.argtypes = [ctypes.c_int32, *lib.umx_chain_f32.argtypes]
         lib.umx_chain_start.restype = ctypes.c_int
         lib.umx_chain_join.argtypes = []
-        lib.umx_chain_join.restype = ctypes.c_int
+        lib.umx_chain_join.restype = ctypes.c_int64
     except (OSError, AttributeError, subprocess.SubprocessError) as exc:  # no or a bad library
         _lib, _reason = False, f"{type(exc).__name__}: {exc}"
         return
@@ -244,22 +246,25 @@ def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
         if _openmp and not _forked:
             # One core is left to the calling thread, busy with ``meanwhile``.
             t = max(1, min(threads, _cores - 1))
-            if _lib.umx_chain_start(f64, xp, yp, n, cp, nops, t, _chunk(n, t)) == 0:
+            if (
+                _lib.umx_chain_start(f64, xp, yp, n, cp, nops, t, _chunk(n, t), _OPS_PER_THREAD)
+                == 0
+            ):
                 try:
                     meanwhile()
                 finally:  # even when interrupted: the helper still writes into y
                     rc = _lib.umx_chain_join()
-                if rc != 0:
+                if rc < 0:
                     raise RuntimeError(f"[fused chain] the CPU kernel failed (code {rc})")
                 return y
         meanwhile()
     if threads <= 1 or _openmp:
         if _forked:  # GNU OpenMP may hang in a child forked after it started its threads
             threads = 1
-        rc = fn(xp, yp, n, cp, nops, max(threads, 1), _chunk(n, threads))
+        rc = fn(xp, yp, n, cp, nops, max(threads, 1), _chunk(n, threads), _OPS_PER_THREAD)
     else:
         rc = _run_split(fn, xp, yp, x.itemsize, n, cp, nops, threads)
-    if rc != 0:
+    if rc < 0:
         raise RuntimeError(f"[fused chain] the CPU kernel failed (code {rc})")
     return y
 
@@ -285,11 +290,11 @@ def _run_split(fn, xp, yp, itemsize, n, cp, nops, parts) -> int:
     for start in range(step, n, step):
         m = min(step, n - start)
         off = start * itemsize
-        futures.append(_pool.submit(fn, xp + off, yp + off, m, cp, nops, 1, 0))
+        futures.append(_pool.submit(fn, xp + off, yp + off, m, cp, nops, 1, 0, 0))
     try:
-        rc = fn(xp, yp, min(step, n), cp, nops, 1, 0)
+        rc = fn(xp, yp, min(step, n), cp, nops, 1, 0, 0)
         for f in futures:
-            rc = f.result() or rc
+            rc = min(rc, f.result())  # negative: a part failed
     except BaseException:  # interrupted: the threads still write into y, let them finish
         from concurrent.futures import wait
 

@@ -89,63 +89,112 @@ static inline float exp_f32(float x) {
 static inline double sigmoid_f64(double x) { return 1.0 / (1.0 + exp_f64(-x)); }
 static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
 
-/* One chain over n elements, x -> y (x == y is allowed). With OpenMP and threads > 1 the
- * elements are cut into tasks of `chunk` elements that `threads` threads take as they come
- * (dynamic: on a busy or virtual machine, a thread that is preempted delays one task, not
- * a whole static share). Returns -1 for an unknown op. */
-#define DEFINE_CHAIN(T, SUFFIX, ONE, SQRT, FLOOR, CEIL, FABS, EXP, SIGMOID)                   \
-    static void chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops, int32_t nops);\
-    int umx_chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops, int32_t nops,    \
-                           int32_t threads, int64_t chunk) {                                 \
-        for (int32_t j = 0; j < nops; j++)                                                   \
-            if (ops[j] < OP_COPY || ops[j] > OP_SIGMOID) return -1;                          \
-        if (threads <= 1 || chunk <= 0 || chunk >= n) {                                      \
-            chain_##SUFFIX(x, y, n, ops, nops);                                              \
-            return 0;                                                                        \
-        }                                                                                    \
-        int64_t tasks = (n + chunk - 1) / chunk;                                             \
-        _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)")                \
-        for (int64_t t = 0; t < tasks; t++) {                                                \
-            int64_t lo = t * chunk, hi = lo + chunk < n ? lo + chunk : n;                    \
-            chain_##SUFFIX(x + lo, y + lo, hi - lo, ops, nops);                              \
-        }                                                                                    \
-        return 0;                                                                            \
-    }                                                                                        \
-    static void chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops, int32_t nops) {\
-        T buf[BLOCK] __attribute__((aligned(64)));                                           \
-        for (int64_t s = 0; s < n; s += BLOCK) {                                             \
-            int64_t m = n - s < BLOCK ? n - s : BLOCK;                                       \
-            memcpy(buf, x + s, (size_t)m * sizeof(T));                                       \
-            for (int32_t j = 0; j < nops; j++) {                                             \
-                switch (ops[j]) {                                                            \
-                case OP_NEGATIVE: for (int64_t i = 0; i < m; i++) buf[i] = -buf[i]; break;   \
-                case OP_ABS: for (int64_t i = 0; i < m; i++) buf[i] = FABS(buf[i]); break;   \
-                case OP_SQUARE: for (int64_t i = 0; i < m; i++) buf[i] *= buf[i]; break;     \
-                case OP_RECIPROCAL:                                                          \
-                    for (int64_t i = 0; i < m; i++) buf[i] = ONE / buf[i];                   \
-                    break;                                                                   \
-                case OP_SQRT: for (int64_t i = 0; i < m; i++) buf[i] = SQRT(buf[i]); break;  \
-                case OP_RSQRT:                                                               \
-                    for (int64_t i = 0; i < m; i++) buf[i] = ONE / SQRT(buf[i]);             \
-                    break;                                                                   \
-                case OP_FLOOR: for (int64_t i = 0; i < m; i++) buf[i] = FLOOR(buf[i]); break;\
-                case OP_CEIL: for (int64_t i = 0; i < m; i++) buf[i] = CEIL(buf[i]); break;  \
-                case OP_EXP: for (int64_t i = 0; i < m; i++) buf[i] = EXP(buf[i]); break;    \
-                case OP_SIGMOID:                                                             \
-                    for (int64_t i = 0; i < m; i++) buf[i] = SIGMOID(buf[i]);                \
-                    break;                                                                   \
-                default: break; /* OP_COPY */                                                \
-                }                                                                            \
-            }                                                                                \
-            memcpy(y + s, buf, (size_t)m * sizeof(T));                                       \
-        }                                                                                    \
+/* One op over the m elements of buf. With `track` (the next op of the chain is the same op),
+ * returns whether any element changed bit for bit: a block that one op leaves unchanged is a
+ * fixed point of the rest of that run (exp at inf or nan, abs or floor after one step), which
+ * the chain then skips. The check is an xor and an or per element, inside the op's loop. */
+#define OP_LOOP(T, UT, EXPR)                                                                  \
+    do {                                                                                      \
+        if (!track) {                                                                         \
+            for (int64_t i = 0; i < m; i++) {                                                 \
+                T v = buf[i];                                                                 \
+                buf[i] = (EXPR);                                                              \
+            }                                                                                 \
+            return 1;                                                                         \
+        }                                                                                     \
+        UT changed = 0;                                                                       \
+        for (int64_t i = 0; i < m; i++) {                                                     \
+            T v = buf[i], w = (EXPR);                                                         \
+            UT a, b;                                                                          \
+            memcpy(&a, &v, sizeof a);                                                         \
+            memcpy(&b, &w, sizeof b);                                                         \
+            changed |= a ^ b;                                                                 \
+            buf[i] = w;                                                                       \
+        }                                                                                     \
+        return changed != 0;                                                                  \
+    } while (0)
+
+#define DEFINE_APPLY(T, UT, SUFFIX, ONE, SQRT, FLOOR, CEIL, FABS, EXP, SIGMOID)              \
+    static int apply_##SUFFIX(int32_t op, T *buf, int64_t m, int track) {                    \
+        switch (op) {                                                                         \
+        case OP_NEGATIVE: OP_LOOP(T, UT, -v);                                                 \
+        case OP_ABS: OP_LOOP(T, UT, FABS(v));                                                 \
+        case OP_SQUARE: OP_LOOP(T, UT, v * v);                                                \
+        case OP_RECIPROCAL: OP_LOOP(T, UT, ONE / v);                                          \
+        case OP_SQRT: OP_LOOP(T, UT, SQRT(v));                                                \
+        case OP_RSQRT: OP_LOOP(T, UT, ONE / SQRT(v));                                         \
+        case OP_FLOOR: OP_LOOP(T, UT, FLOOR(v));                                              \
+        case OP_CEIL: OP_LOOP(T, UT, CEIL(v));                                                \
+        case OP_EXP: OP_LOOP(T, UT, EXP(v));                                                  \
+        case OP_SIGMOID: OP_LOOP(T, UT, SIGMOID(v));                                          \
+        default: return !track; /* OP_COPY changes nothing */                                 \
+        }                                                                                     \
     }
 
-DEFINE_CHAIN(float, f32, 1.0f, sqrtf, floorf, ceilf, fabsf, exp_f32, sigmoid_f32)
-DEFINE_CHAIN(double, f64, 1.0, sqrt, floor, ceil, fabs, exp_f64, sigmoid_f64)
+/* Whether some op of the chain is followed by the same op (a run that may stop early). */
+static int has_run(const int32_t *ops, int32_t nops) {
+    for (int32_t j = 0; j + 1 < nops; j++)
+        if (ops[j + 1] == ops[j]) return 1;
+    return 0;
+}
+
+/* One chain over n elements, x -> y (x == y is allowed). Returns the element-ops it applied
+ * (fewer than n * nops where runs stopped at a fixed point), or -1 for an unknown op.
+ *
+ * With OpenMP and threads > 1 the elements are cut into tasks of `chunk` elements that the
+ * threads take as they come (dynamic: on a busy or virtual machine, a thread that is
+ * preempted delays one task, not a whole static share). A chain with runs first does one
+ * task on the calling thread, and wakes only as many threads as the element-ops that task
+ * applied make worth it, one per `grain`: the 500 exps of the seed reach inf within six. */
+#define DEFINE_CHAIN(T, SUFFIX)                                                               \
+    static int64_t chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops,           \
+                                  int32_t nops) {                                             \
+        T buf[BLOCK] __attribute__((aligned(64)));                                            \
+        int64_t applied = 0;                                                                  \
+        for (int64_t s = 0; s < n; s += BLOCK) {                                              \
+            int64_t m = n - s < BLOCK ? n - s : BLOCK;                                        \
+            memcpy(buf, x + s, (size_t)m * sizeof(T));                                        \
+            for (int32_t j = 0; j < nops; j++) {                                              \
+                int run = j + 1 < nops && ops[j + 1] == ops[j];                               \
+                applied += m;                                                                 \
+                if (!apply_##SUFFIX(ops[j], buf, m, run))                                     \
+                    while (j + 1 < nops && ops[j + 1] == ops[j]) j++;                         \
+            }                                                                                 \
+            memcpy(y + s, buf, (size_t)m * sizeof(T));                                        \
+        }                                                                                     \
+        return applied;                                                                       \
+    }                                                                                         \
+    int64_t umx_chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops, int32_t nops, \
+                               int32_t threads, int64_t chunk, int64_t grain) {              \
+        for (int32_t j = 0; j < nops; j++)                                                    \
+            if (ops[j] < OP_COPY || ops[j] > OP_SIGMOID) return -1;                           \
+        if (threads <= 1 || chunk <= 0 || chunk >= n) return chain_##SUFFIX(x, y, n, ops, nops);\
+        int64_t lo = 0, applied = 0;                                                          \
+        if (has_run(ops, nops)) {                                                             \
+            lo = chunk < BLOCK ? chunk : BLOCK;                                               \
+            applied = chain_##SUFFIX(x, y, lo, ops, nops);                                    \
+            int64_t left = (n - lo) * ((applied + lo - 1) / lo);                              \
+            int64_t worth = grain > 0 ? left / grain : threads;                               \
+            if (worth < threads) threads = (int32_t)worth;                                    \
+            if (threads <= 1)                                                                 \
+                return applied + chain_##SUFFIX(x + lo, y + lo, n - lo, ops, nops);           \
+        }                                                                                     \
+        int64_t tasks = (n - lo + chunk - 1) / chunk;                                         \
+        _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1) reduction(+ : applied)")\
+        for (int64_t t = 0; t < tasks; t++) {                                                 \
+            int64_t a = lo + t * chunk, b = a + chunk < n ? a + chunk : n;                    \
+            applied += chain_##SUFFIX(x + a, y + a, b - a, ops, nops);                        \
+        }                                                                                     \
+        return applied;                                                                       \
+    }
+
+DEFINE_APPLY(float, uint32_t, f32, 1.0f, sqrtf, floorf, ceilf, fabsf, exp_f32, sigmoid_f32)
+DEFINE_APPLY(double, uint64_t, f64, 1.0, sqrt, floor, ceil, fabs, exp_f64, sigmoid_f64)
+DEFINE_CHAIN(float, f32)
+DEFINE_CHAIN(double, f64)
 
 /* The ABI version _cpu_fuse.py expects; bump it with any change of the op codes or calls. */
-int umx_kernels_version(void) { return 4; }
+int umx_kernels_version(void) { return 5; }
 
 /* Whether `threads` > 1 really runs on several threads (built with OpenMP). */
 int umx_kernels_threaded(void) {
@@ -167,14 +216,14 @@ typedef struct {
     int64_t n;
     const int32_t *ops;
     int32_t nops, threads;
-    int64_t chunk;
+    int64_t chunk, grain;
 } chain_job;
 
 static pthread_mutex_t job_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t job_cv = PTHREAD_COND_INITIALIZER;
 static chain_job job;
 static int job_state; /* 0 idle, 1 handed over, 2 finished (result in job_rc) */
-static int job_rc;
+static int64_t job_rc;
 static int helper_started;
 static int fork_handler_set;
 
@@ -185,8 +234,10 @@ static void *chain_helper(void *unused) {
         while (job_state != 1) pthread_cond_wait(&job_cv, &job_mu);
         chain_job j = job;
         pthread_mutex_unlock(&job_mu);
-        int rc = j.f64 ? umx_chain_f64(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk)
-                       : umx_chain_f32(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk);
+        int64_t rc = j.f64 ? umx_chain_f64(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk,
+                                           j.grain)
+                           : umx_chain_f32(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk,
+                                           j.grain);
         pthread_mutex_lock(&job_mu);
         job_rc = rc;
         job_state = 2;
@@ -206,7 +257,7 @@ static void chain_after_fork(void) {
 /* Returns 0 once the chain is handed over, -2 when no helper thread could be started, -3
  * while another chain runs in the background. */
 int umx_chain_start(int32_t f64, const void *x, void *y, int64_t n, const int32_t *ops,
-                    int32_t nops, int32_t threads, int64_t chunk) {
+                    int32_t nops, int32_t threads, int64_t chunk, int64_t grain) {
     pthread_mutex_lock(&job_mu);
     if (job_state != 0) {
         pthread_mutex_unlock(&job_mu);
@@ -222,7 +273,7 @@ int umx_chain_start(int32_t f64, const void *x, void *y, int64_t n, const int32_
         if (!fork_handler_set) fork_handler_set = pthread_atfork(NULL, NULL, chain_after_fork) == 0;
         helper_started = 1;
     }
-    chain_job j = {f64, x, y, n, ops, nops, threads, chunk};
+    chain_job j = {f64, x, y, n, ops, nops, threads, chunk, grain};
     job = j;
     job_state = 1;
     pthread_cond_signal(&job_cv);
@@ -230,12 +281,12 @@ int umx_chain_start(int32_t f64, const void *x, void *y, int64_t n, const int32_
     return 0;
 }
 
-/* Waits for the chain handed over by umx_chain_start; returns its result (0, or -1 for an
- * unknown op), or -4 when none was handed over. */
-int umx_chain_join(void) {
+/* Waits for the chain handed over by umx_chain_start; returns its result (the element-ops
+ * applied, or -1 for an unknown op), or -4 when none was handed over. */
+int64_t umx_chain_join(void) {
     pthread_mutex_lock(&job_mu);
     while (job_state == 1) pthread_cond_wait(&job_cv, &job_mu);
-    int rc = job_state == 2 ? job_rc : -4;
+    int64_t rc = job_state == 2 ? job_rc : -4;
     job_state = 0;
     pthread_mutex_unlock(&job_mu);
     return rc;
