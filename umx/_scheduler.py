@@ -365,8 +365,7 @@ class CpuExecutor(Executor):
                 out = x
             last._data = out
             if not retain_graph:  # as the unfused loops (a trace began since it was queued)
-                for c in chain:
-                    c._inputs = ()
+                last._inputs = ()  # the others are private to the chain and go with it
             if out.nbytes >= _TRACKED:
                 _host_memory.track(out)
         except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval

@@ -218,11 +218,12 @@ def _build() -> Path:
     return target
 
 
-_CODES: dict = {}  # Chain.key() -> the op codes the kernel takes
+_CODES: dict = {}  # Chain.key() -> (the op codes the kernel takes, their address)
 
 
-def _op_codes(key) -> np.ndarray:
-    return np.array([OPS[c.name] for c in key], dtype=np.int32)
+def _op_codes(key) -> tuple:
+    codes = np.array([OPS[c.name] for c in key], dtype=np.int32)
+    return codes, codes.ctypes.data
 
 
 def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
@@ -232,16 +233,16 @@ def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
     thread (or before the chain, where it cannot run in the background): the calling
     thread enqueues GPU work in that time instead of waiting for it.
     """
-    x = np.asarray(x)
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
     if not x.flags.c_contiguous:
         x = x.copy(order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
-    f64 = x.dtype != np.float32
-    fn = _lib.umx_chain_f64 if f64 else _lib.umx_chain_f32
+    f64 = x.itemsize == 8  # chains are float32 or float64
     y = np.empty_like(x)
-    codes = cached_kernel(_CODES, chain, _op_codes)
+    codes, cp = cached_kernel(_CODES, chain, _op_codes)
     n, nops = x.size, len(codes)
     threads = min(_threads, n // _SPLIT_ALIGN, n * nops // _OPS_PER_THREAD)
-    xp, yp, cp = x.ctypes.data, y.ctypes.data, codes.ctypes.data
+    xp, yp = x.ctypes.data, y.ctypes.data
     if meanwhile is not None:
         if _openmp and not _forked:
             # One core is left to the calling thread, busy with ``meanwhile``.
@@ -258,6 +259,7 @@ def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
                     raise RuntimeError(f"[fused chain] the CPU kernel failed (code {rc})")
                 return y
         meanwhile()
+    fn = _lib.umx_chain_f64 if f64 else _lib.umx_chain_f32
     if threads <= 1 or _openmp:
         if _forked:  # GNU OpenMP may hang in a child forked after it started its threads
             threads = 1
