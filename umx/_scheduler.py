@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _host_memory, _trace
 from ._fusion import Chain
-from .backends import _cpu_fuse
+from .backends import _cpu_fuse, cpu_input
 
 __all__ = ["Executor", "CpuExecutor", "executor_for", "EvalError"]
 
@@ -389,8 +389,6 @@ class CpuExecutor(Executor):
                 raise i._error
             d = i._data
             if type(d) is not np.ndarray and not isinstance(d, np.generic):
-                from .backends import cpu_input
-
                 d = cpu_input(i)  # waits for the GPU producer, copies or views
             args.append(d)
         return args
