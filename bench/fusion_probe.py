@@ -31,9 +31,9 @@ def main() -> None:
     codes = np.full(500, 9, np.int32)
     fn = _cpu_fuse._lib.umx_chain_f32
     args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, 500)
-    print(f"kernel, one thread: {med(lambda: fn(*args, 1, 0, 0)):.3f} ms")
+    print(f"kernel, one thread: {med(lambda: fn(*args, 1, 0)):.3f} ms")
     for parts in (2, 4, 8, 16):
-        ms = med(lambda p=parts: fn(*args, p, _cpu_fuse._chunk(x.size, p), 0))
+        ms = med(lambda p=parts: fn(*args, p, _cpu_fuse._chunk(x.size, p)))
         print(f"kernel, {parts} threads (OpenMP): {ms:.3f} ms")
         ms = med(lambda p=parts: _cpu_fuse._run_split(fn, *args[:2], 4, x.size, *args[3:], p))
         print(f"kernel, {parts} parts (thread pool): {ms:.3f} ms")
@@ -77,7 +77,7 @@ def cold_kernel(fn, args, threads, pause_s=3e-4, n=40) -> float:
         while time.perf_counter() < end:
             pass
         t = time.perf_counter()
-        fn(*args, threads, _cpu_fuse._chunk(args[2], threads), 0)
+        fn(*args, threads, _cpu_fuse._chunk(args[2], threads))
         ts.append(time.perf_counter() - t)
     return sorted(ts)[n // 2] * 1e3
 
@@ -130,7 +130,7 @@ def chain_detail(a, b, n=60) -> None:
     fn = real_lib.umx_chain_f32
     for t in (1, 4, 8, 15, 16):
         print(
-            f"kernel, {t} threads: back to back {med(lambda t=t: fn(*args, t, _cpu_fuse._chunk(x.size, t), 0)):.3f}, "
+            f"kernel, {t} threads: back to back {med(lambda t=t: fn(*args, t, _cpu_fuse._chunk(x.size, t))):.3f}, "
             f"after a 0.3 ms pause {cold_kernel(fn, args, t):.3f} ms"
         )
 

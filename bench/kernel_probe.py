@@ -1,9 +1,10 @@
 """Diagnostic: the fused CPU chain kernel on 2048 float32 on this machine's CPU: built with
 and without 512-bit vectors, then on several thread counts and task sizes, hot, after an
 idle gap (OpenMP threads asleep), and while a GPU matmul is in flight (where CUDA is
-present). Two chains: the seed example's 500 exps (which reach inf within six, and the
-kernel then skips the rest of the run), and 250 exp/negative pairs, which stay finite and
-have no run to skip: the full 500 steps of work."""
+present). Three chains: the seed example's 500 exps (which reach inf within six, and the
+kernel then skips the rest of the run); 250 exp/negative pairs, which stay finite and have no
+run to skip: the full 500 steps of work; and 500 reciprocals, a run that never reaches a
+fixed point: the full work plus the kernel's check for one."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def build(arch) -> ctypes.CDLL | None:
     fn = ctypes.CDLL(so).umx_chain_f32
     c = ctypes
     fn.argtypes = [c.c_void_p, c.c_void_p, c.c_int64, c.c_void_p, c.c_int32, c.c_int32]
-    fn.argtypes += [c.c_int64, c.c_int64]
+    fn.argtypes += [c.c_int64]
     fn.restype = c.c_int64
     return fn
 
@@ -72,6 +73,7 @@ def main() -> None:
     for name, codes in (
         ("500 exps", np.full(500, 9, np.int32)),
         ("250 x (exp, negative)", np.array([9, 1] * 250, np.int32)),
+        ("500 reciprocals", np.full(500, 4, np.int32)),
     ):
         print(f"chain: {name}")
         probe(x, y, codes)
@@ -85,7 +87,7 @@ def probe(x, y, codes) -> None:
     ):
         fn = build(arch)
         if fn is not None:
-            print(f"{name}: one thread {med(lambda f=fn: f(*args, 1, 0, 0)):.3f} ms")
+            print(f"{name}: one thread {med(lambda f=fn: f(*args, 1, 0)):.3f} ms")
     fn = build(["-march=native", "-mprefer-vector-width=512"])
     mm = gpu_matmul()
     enqueue, wait = mm if mm is not None else (None, None)
@@ -94,14 +96,14 @@ def probe(x, y, codes) -> None:
         for chunk in (-(-2048 // threads // 64) * 64, 128, 256):
             if chunk >= 2048:
                 continue
-            hot = med(lambda t=threads, c=chunk: fn(*args, t, c, 0))
-            cold = med(lambda t=threads, c=chunk: fn(*args, t, c, 0), n=30, gap=3e-4)
+            hot = med(lambda t=threads, c=chunk: fn(*args, t, c))
+            cold = med(lambda t=threads, c=chunk: fn(*args, t, c), n=30, gap=3e-4)
             row = f"{threads:7d} {chunk:5d} | {hot:.3f} | {cold:.3f}"
             if mm is not None:
 
                 def both(t=threads, c=chunk):
                     enqueue()
-                    fn(*args, t, c, 0)
+                    fn(*args, t, c)
                     wait()
 
                 row += f" | {med(both):.3f}"

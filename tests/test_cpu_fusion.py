@@ -86,13 +86,13 @@ def test_the_seed_chain_of_500_exps(calls):
     assert np.array_equal(got, ref)  # every element overflowed to inf, as in NumPy
 
 
-def _kernel(x: np.ndarray, codes, threads: int = 1, chunk: int = 0, grain: int = 0):
+def _kernel(x: np.ndarray, codes, threads: int = 1, chunk: int = 0):
     """The library's chain on ``x`` directly: (result, element-ops applied)."""
     fn = _cpu_fuse._lib.umx_chain_f64 if x.dtype == np.float64 else _cpu_fuse._lib.umx_chain_f32
     codes = np.asarray(codes, np.int32)
     y = np.empty_like(x)
     args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, codes.size)
-    return y, fn(*args, threads, chunk, grain)
+    return y, fn(*args, threads, chunk)
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
@@ -101,23 +101,47 @@ def _bits(a: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("threads", [1, 4])
 def test_a_run_stops_once_it_reaches_a_fixed_point(rng, threads):
-    # exp overflows to inf within six steps and stays there: the kernel stops the run
-    # there, and wakes no threads for the rest once its first task showed it
+    # exp overflows to inf within six steps and stays there: the kernel stops the run there
     x = rng.random(2048, dtype=np.float32)
     exp = _cpu_fuse.OPS["exp"]
-    y, applied = _kernel(x, [exp] * 500, threads, 128, 1 << 16)
+    y, applied = _kernel(x, [exp] * 500, threads, 128)
     assert np.isinf(y).all()
     assert 0 < applied <= 2048 * 10
     # a run of negatives never repeats a value: every op is applied
-    y, applied = _kernel(x, [_cpu_fuse.OPS["negative"]] * 501, threads, 128, 1 << 16)
+    y, applied = _kernel(x, [_cpu_fuse.OPS["negative"]] * 501, threads, 128)
     assert np.array_equal(_bits(y), _bits(-x)) and applied == 2048 * 501
 
 
 def test_without_runs_every_op_is_applied(rng):
     x = rng.random(3000)
     codes = [_cpu_fuse.OPS["exp"], _cpu_fuse.OPS["negative"]] * 20
-    y, applied = _kernel(x, codes, 4, 256, 1)
+    y, applied = _kernel(x, codes, 4, 256)
     assert applied == 3000 * 40 and np.isfinite(y).all()
+
+
+@pytest.mark.skipif(not _cpu_fuse._openmp, reason="thread counts of the OpenMP build")
+def test_threads_are_sized_by_the_work_the_last_run_applied(monkeypatch):
+    # The seed's chain applies about 6 of its 500 exps: the next run of the same chain is
+    # worth one thread. Where only part of the input stops early, the average counts.
+    monkeypatch.setattr(_cpu_fuse, "_threads", 4)
+    sizes = []
+    real = _cpu_fuse._chunk
+    monkeypatch.setattr(_cpu_fuse, "_chunk", lambda n, t: sizes.append(t) or real(n, t))
+    x = np.random.default_rng(0).random(8192, dtype=np.float32)
+    chain = _chain(x, ["exp"] * 500)
+    entry = _cpu_fuse._CODES.get(Chain(_ancestors(chain)).key())
+    if entry is not None:
+        entry[2] = 500.0  # as if new: the first run assumes every op is applied
+    np.array(chain)
+    np.array(_chain(x, ["exp"] * 500))
+    assert sizes[0] == 4 and sizes[1] <= 1  # 0 or 1: one thread
+    entry = _cpu_fuse._CODES[Chain(_ancestors(_chain(x, ["exp"] * 500))).key()]
+    assert entry[2] <= 10
+    y = np.concatenate([np.ones(1024, np.float32), x])  # 1.0 is a fixed point of reciprocal
+    out = np.array(_chain(y, ["reciprocal"] * 500))
+    np.testing.assert_allclose(out, y, rtol=1e-6)
+    entry = _cpu_fuse._CODES[Chain(_ancestors(_chain(y, ["reciprocal"] * 500))).key()]
+    assert entry[2] > 400
 
 
 @given(
@@ -141,7 +165,7 @@ def test_stopping_runs_early_gives_the_same_bits(runs, dtype, n, threads, seed):
     x = np.ascontiguousarray(rng.permutation(x))
     codes = [op for op, k in runs for _ in range(k)]
     spaced = [c for op in codes for c in (op, 0)]
-    y, applied = _kernel(x, codes, threads, 128, 64)
+    y, applied = _kernel(x, codes, threads, 128)
     ref, _ = _kernel(x, spaced)
     assert np.array_equal(_bits(y), _bits(ref))
     assert 0 <= applied <= n * len(codes)

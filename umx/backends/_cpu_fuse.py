@@ -39,7 +39,7 @@ OPS = {
     "copy": 0, "stop_gradient": 0, "negative": 1, "abs": 2, "square": 3, "reciprocal": 4,
     "sqrt": 5, "rsqrt": 6, "floor": 7, "ceil": 8, "exp": 9, "sigmoid": 10,
 }  # fmt: skip
-_ABI_VERSION = 5
+_ABI_VERSION = 6
 _SOURCE = Path(__file__).with_name("_cpu_kernels.c")
 _FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99", "-pthread"]
 # Tried in order, the first the compiler takes wins: OpenMP where it has it, some compilers
@@ -160,7 +160,7 @@ def _load() -> None:
         for name in ("umx_chain_f32", "umx_chain_f64"):
             f = getattr(lib, name)
             f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-            f.argtypes += [ctypes.c_int32, ctypes.c_int32, ctypes.c_int64, ctypes.c_int64]
+            f.argtypes += [ctypes.c_int32, ctypes.c_int32, ctypes.c_int64]
             f.restype = ctypes.c_int64  # the element-ops applied, or < 0 for an error
         lib.umx_chain_start.argtypes = [ctypes.c_int32, *lib.umx_chain_f32.argtypes]
         lib.umx_chain_start.restype = ctypes.c_int
@@ -218,12 +218,15 @@ def _build() -> Path:
     return target
 
 
-_CODES: dict = {}  # Chain.key() -> (the op codes the kernel takes, their address)
+# Chain.key() -> [the op codes the kernel takes, their address, the element-ops per element
+# its last run applied]. A run of one op stops at a fixed point (the seed's 500 exps apply
+# about six), so the threads of the next run are sized by what the last one measured.
+_CODES: dict = {}
 
 
-def _op_codes(key) -> tuple:
+def _op_codes(key) -> list:
     codes = np.array([OPS[c.name] for c in key], dtype=np.int32)
-    return codes, codes.ctypes.data
+    return [codes, codes.ctypes.data, float(len(codes))]
 
 
 def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
@@ -239,35 +242,39 @@ def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
         x = x.copy(order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
     f64 = x.itemsize == 8  # chains are float32 or float64
     y = np.empty_like(x)
-    codes, cp = cached_kernel(_CODES, chain, _op_codes)
+    entry = cached_kernel(_CODES, chain, _op_codes)
+    codes, cp, per_element = entry
     n, nops = x.size, len(codes)
-    threads = min(_threads, n // _SPLIT_ALIGN, n * nops // _OPS_PER_THREAD)
+    threads = min(_threads, n // _SPLIT_ALIGN, int(n * per_element) // _OPS_PER_THREAD)
     xp, yp = x.ctypes.data, y.ctypes.data
     if meanwhile is not None:
         if _openmp and not _forked:
             # One core is left to the calling thread, busy with ``meanwhile``.
             t = max(1, min(threads, _cores - 1))
-            if (
-                _lib.umx_chain_start(f64, xp, yp, n, cp, nops, t, _chunk(n, t), _OPS_PER_THREAD)
-                == 0
-            ):
+            if _lib.umx_chain_start(f64, xp, yp, n, cp, nops, t, _chunk(n, t)) == 0:
                 try:
                     meanwhile()
                 finally:  # even when interrupted: the helper still writes into y
                     rc = _lib.umx_chain_join()
-                if rc < 0:
-                    raise RuntimeError(f"[fused chain] the CPU kernel failed (code {rc})")
-                return y
+                return _checked(y, rc, entry, n)
         meanwhile()
     fn = _lib.umx_chain_f64 if f64 else _lib.umx_chain_f32
     if threads <= 1 or _openmp:
         if _forked:  # GNU OpenMP may hang in a child forked after it started its threads
             threads = 1
-        rc = fn(xp, yp, n, cp, nops, max(threads, 1), _chunk(n, threads), _OPS_PER_THREAD)
+        rc = fn(xp, yp, n, cp, nops, max(threads, 1), _chunk(n, threads))
     else:
         rc = _run_split(fn, xp, yp, x.itemsize, n, cp, nops, threads)
+    return _checked(y, rc, entry, n)
+
+
+def _checked(y: np.ndarray, rc: int, entry: list, n: int) -> np.ndarray:
+    """``y`` once the kernel returned ``rc`` (the element-ops applied, kept in ``entry`` for
+    the next run's thread count; negative: it failed)."""
     if rc < 0:
         raise RuntimeError(f"[fused chain] the CPU kernel failed (code {rc})")
+    if n:
+        entry[2] = rc / n
     return y
 
 
@@ -292,14 +299,12 @@ def _run_split(fn, xp, yp, itemsize, n, cp, nops, parts) -> int:
     for start in range(step, n, step):
         m = min(step, n - start)
         off = start * itemsize
-        futures.append(_pool.submit(fn, xp + off, yp + off, m, cp, nops, 1, 0, 0))
+        futures.append(_pool.submit(fn, xp + off, yp + off, m, cp, nops, 1, 0))
     try:
-        rc = fn(xp, yp, min(step, n), cp, nops, 1, 0, 0)
-        for f in futures:
-            rc = min(rc, f.result())  # negative: a part failed
+        applied = [fn(xp, yp, min(step, n), cp, nops, 1, 0)] + [f.result() for f in futures]
     except BaseException:  # interrupted: the threads still write into y, let them finish
         from concurrent.futures import wait
 
         wait(futures)
         raise
-    return rc
+    return min(applied) if min(applied) < 0 else sum(applied)  # negative: a part failed

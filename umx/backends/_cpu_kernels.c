@@ -131,21 +131,13 @@ static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
         }                                                                                     \
     }
 
-/* Whether some op of the chain is followed by the same op (a run that may stop early). */
-static int has_run(const int32_t *ops, int32_t nops) {
-    for (int32_t j = 0; j + 1 < nops; j++)
-        if (ops[j + 1] == ops[j]) return 1;
-    return 0;
-}
-
 /* One chain over n elements, x -> y (x == y is allowed). Returns the element-ops it applied
- * (fewer than n * nops where runs stopped at a fixed point), or -1 for an unknown op.
+ * (fewer than n * nops where runs stopped at a fixed point), or -1 for an unknown op. The
+ * caller sizes the next call of the same chain by that count (_cpu_fuse.py).
  *
  * With OpenMP and threads > 1 the elements are cut into tasks of `chunk` elements that the
  * threads take as they come (dynamic: on a busy or virtual machine, a thread that is
- * preempted delays one task, not a whole static share). A chain with runs first does one
- * task on the calling thread, and wakes only as many threads as the element-ops that task
- * applied make worth it, one per `grain`: the 500 exps of the seed reach inf within six. */
+ * preempted delays one task, not a whole static share). */
 #define DEFINE_CHAIN(T, SUFFIX)                                                               \
     static int64_t chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops,           \
                                   int32_t nops) {                                             \
@@ -165,24 +157,14 @@ static int has_run(const int32_t *ops, int32_t nops) {
         return applied;                                                                       \
     }                                                                                         \
     int64_t umx_chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops, int32_t nops, \
-                               int32_t threads, int64_t chunk, int64_t grain) {              \
+                               int32_t threads, int64_t chunk) {                             \
         for (int32_t j = 0; j < nops; j++)                                                    \
             if (ops[j] < OP_COPY || ops[j] > OP_SIGMOID) return -1;                           \
         if (threads <= 1 || chunk <= 0 || chunk >= n) return chain_##SUFFIX(x, y, n, ops, nops);\
-        int64_t lo = 0, applied = 0;                                                          \
-        if (has_run(ops, nops)) {                                                             \
-            lo = chunk < BLOCK ? chunk : BLOCK;                                               \
-            applied = chain_##SUFFIX(x, y, lo, ops, nops);                                    \
-            int64_t left = (n - lo) * ((applied + lo - 1) / lo);                              \
-            int64_t worth = grain > 0 ? left / grain : threads;                               \
-            if (worth < threads) threads = (int32_t)worth;                                    \
-            if (threads <= 1)                                                                 \
-                return applied + chain_##SUFFIX(x + lo, y + lo, n - lo, ops, nops);           \
-        }                                                                                     \
-        int64_t tasks = (n - lo + chunk - 1) / chunk;                                         \
+        int64_t tasks = (n + chunk - 1) / chunk, applied = 0;                                 \
         _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1) reduction(+ : applied)")\
         for (int64_t t = 0; t < tasks; t++) {                                                 \
-            int64_t a = lo + t * chunk, b = a + chunk < n ? a + chunk : n;                    \
+            int64_t a = t * chunk, b = a + chunk < n ? a + chunk : n;                         \
             applied += chain_##SUFFIX(x + a, y + a, b - a, ops, nops);                        \
         }                                                                                     \
         return applied;                                                                       \
@@ -194,7 +176,7 @@ DEFINE_CHAIN(float, f32)
 DEFINE_CHAIN(double, f64)
 
 /* The ABI version _cpu_fuse.py expects; bump it with any change of the op codes or calls. */
-int umx_kernels_version(void) { return 5; }
+int umx_kernels_version(void) { return 6; }
 
 /* Whether `threads` > 1 really runs on several threads (built with OpenMP). */
 int umx_kernels_threaded(void) {
@@ -216,7 +198,7 @@ typedef struct {
     int64_t n;
     const int32_t *ops;
     int32_t nops, threads;
-    int64_t chunk, grain;
+    int64_t chunk;
 } chain_job;
 
 static pthread_mutex_t job_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -234,10 +216,8 @@ static void *chain_helper(void *unused) {
         while (job_state != 1) pthread_cond_wait(&job_cv, &job_mu);
         chain_job j = job;
         pthread_mutex_unlock(&job_mu);
-        int64_t rc = j.f64 ? umx_chain_f64(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk,
-                                           j.grain)
-                           : umx_chain_f32(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk,
-                                           j.grain);
+        int64_t rc = j.f64 ? umx_chain_f64(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk)
+                           : umx_chain_f32(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk);
         pthread_mutex_lock(&job_mu);
         job_rc = rc;
         job_state = 2;
@@ -257,7 +237,7 @@ static void chain_after_fork(void) {
 /* Returns 0 once the chain is handed over, -2 when no helper thread could be started, -3
  * while another chain runs in the background. */
 int umx_chain_start(int32_t f64, const void *x, void *y, int64_t n, const int32_t *ops,
-                    int32_t nops, int32_t threads, int64_t chunk, int64_t grain) {
+                    int32_t nops, int32_t threads, int64_t chunk) {
     pthread_mutex_lock(&job_mu);
     if (job_state != 0) {
         pthread_mutex_unlock(&job_mu);
@@ -273,7 +253,7 @@ int umx_chain_start(int32_t f64, const void *x, void *y, int64_t n, const int32_
         if (!fork_handler_set) fork_handler_set = pthread_atfork(NULL, NULL, chain_after_fork) == 0;
         helper_started = 1;
     }
-    chain_job j = {f64, x, y, n, ops, nops, threads, chunk, grain};
+    chain_job j = {f64, x, y, n, ops, nops, threads, chunk};
     job = j;
     job_state = 1;
     pthread_cond_signal(&job_cv);
