@@ -170,9 +170,8 @@ def _load() -> None:
         _lib, _reason = False, f"{type(exc).__name__}: {exc}"
         return
     global _openmp, _cores
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    _cores = cores
-    _threads = _env_threads() or min(16, cores)
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    _threads = _env_threads() or min(16, _cores)
     _openmp = bool(lib.umx_kernels_threaded())
     _lib = lib
 
