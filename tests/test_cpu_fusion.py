@@ -125,18 +125,26 @@ def test_threads_are_sized_by_the_work_the_last_run_applied(monkeypatch):
     # worth one thread. Where only part of the input stops early, the average counts.
     monkeypatch.setattr(_cpu_fuse, "_threads", 4)
     monkeypatch.setattr(_cpu_fuse, "_CODES", {})  # every chain new: all its ops assumed applied
-    sizes = []
-    real = _cpu_fuse._chunk
-    monkeypatch.setattr(_cpu_fuse, "_chunk", lambda n, t: sizes.append(t) or real(n, t))
+    sizes = []  # the threads each kernel call was given
+    lib = _cpu_fuse._lib
+
+    class Spy:
+        def __getattr__(self, name):
+            real = getattr(lib, name)
+            if not name.startswith("umx_chain_f"):
+                return real
+            return lambda *args: sizes.append(args[5]) or real(*args)
+
+    monkeypatch.setattr(_cpu_fuse, "_lib", Spy())
 
     def per_element(x, names):  # what the kernel cache measured for this chain
-        return _cpu_fuse._CODES[Chain(_ancestors(_chain(x, names))).key()][2]
+        return _cpu_fuse._CODES[Chain.of(_ancestors(_chain(x, names))).key][2]
 
     x = np.random.default_rng(0).random(8192, dtype=np.float32)
     exps = ["exp"] * 500
     np.array(_chain(x, exps))
     np.array(_chain(x, exps))
-    assert sizes[0] == 4 and sizes[1] <= 1  # 0 or 1: one thread
+    assert sizes[:2] == [4, 1]
     assert per_element(x, exps) <= 10
     y = np.concatenate([np.ones(1024, np.float32), x])  # 1.0 is a fixed point of reciprocal
     out = np.array(_chain(y, ["reciprocal"] * 500))
@@ -415,10 +423,25 @@ def test_meanwhile_runs_while_the_chain_runs_in_the_background():
     names = ["exp", "negative", "sigmoid", "sqrt"] * 50
     seen = []
     out = _chain(x, names)
-    result = _cpu_fuse.run_chain(Chain(_ancestors(out)), x, lambda: seen.append(_busy()))
+    result = _cpu_fuse.run_chain(Chain.of(_ancestors(out)), x, lambda: seen.append(_busy()))
     assert seen == [True]  # called once, while the helper held the chain
     assert not _busy()  # joined
     np.testing.assert_allclose(result, _reference(x, names), rtol=2e-6)
+
+
+@pytest.mark.skipif(not _cpu_fuse._openmp, reason="background chains need the OpenMP build")
+def test_a_chain_too_small_for_a_thread_runs_after_meanwhile_on_the_calling_thread(monkeypatch):
+    # The seed's chain applies about 6 of its 500 exps: once that is known, handing it to
+    # the helper thread and back costs more than running it after the GPU work is enqueued.
+    monkeypatch.setattr(_cpu_fuse, "_CODES", {})  # a new chain: all its ops assumed applied
+    x = np.random.default_rng(1).random(2048, dtype=np.float32)
+    exps = ["exp"] * 500
+    seen = []
+    for _ in range(2):
+        chain = Chain.of(_ancestors(_chain(x, exps)))
+        out = _cpu_fuse.run_chain(chain, x, lambda: seen.append(_busy()))
+        assert np.isinf(out).all()
+    assert seen == [True, False]  # in the background first, then before the chain
 
 
 def _ancestors(out) -> list:

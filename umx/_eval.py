@@ -101,27 +101,36 @@ def _topo(outputs, mixed: bool) -> tuple[list, bool]:
                         ex = ns.executor or executor_for(ns)
                         kinds = ex.fusable if fuse_ok else None
                     chain = None
-                    if kinds is not None and type(n._prim) in kinds and n._dtype in FLOATS:
-                        # Walk up the run of private fusable nodes that ends here.
+                    if kinds is not None and (t := type(n._prim)) in kinds and n._dtype in FLOATS:
+                        # Walk up the run of private fusable nodes that ends here, collecting
+                        # their classes (the chain's key, last to first).
                         dtype = n._dtype
+                        types = None
                         while (
                             i._data is None
                             and i._dtype is dtype
-                            and type(i._prim) in kinds
+                            and (u := type(i._prim)) in kinds
                             and i._stream is ns
                             and not i._seq
                             and getrefcount(i) <= PRIVATE_REFS
                         ):
-                            if chain is None:
-                                chain = Chain((n,))
-                            chain.append(i)
+                            if types is None:
+                                types = [t]
+                                add = types.append
+                            add(u)
                             i = i._inputs[0]
-                        if chain is not None and i._dtype is not dtype:
+                        if types is not None and i._dtype is not dtype:
                             # The first op changes dtype (exp of ints): it runs on its own and
                             # the rest fuses. (Not fusing at all made this walk quadratic.)
-                            i = chain.pop()
-                        if chain is not None and len(chain) < MIN_CHAIN:
-                            chain, i = None, ins[0]
+                            types.pop()
+                            i = n
+                            for _ in range(len(types)):  # rare: found again from n
+                                i = i._inputs[0]
+                        if types is not None and len(types) >= MIN_CHAIN:
+                            types.reverse()
+                            chain = Chain(n, i, tuple(types))
+                        else:
+                            i = ins[0]
                     # i: the input of n, or of the chain's first node
                     nxt = iprep = None
                     if i._data is None:
@@ -134,7 +143,6 @@ def _topo(outputs, mixed: bool) -> tuple[list, bool]:
                     elif mixed and i._stream is not ns and (_on_gpu(ns) or _on_gpu(i._stream)):
                         iprep = [i]
                     if chain is not None:
-                        chain.reverse()
                         chain.prep = iprep
                         push((n, chain))
                     else:

@@ -92,11 +92,11 @@ class Executor:
         for item in batch:
             if item is None:
                 continue
-            for n in item[1] if type(item[1]) is Chain else item[:1]:  # a chain: its nodes
-                if n._data is None and n._error is None:
-                    _fail(n, exc)
-                if n._seq > last:
-                    last = n._seq
+            n = item[0]  # for a fused chain its last node (the others are private to it)
+            if n._data is None and n._error is None:
+                _fail(n, exc)
+            if n._seq > last:
+                last = n._seq
         self._finished(last)
 
     def _start_worker(self) -> None:
@@ -234,11 +234,15 @@ class CpuExecutor(Executor):
         chain = entry[1] if entry is not None else None
         if type(chain) is not Chain or tracing or not _cpu_fuse.available():
             return False
-        return all(i._data is not None for i in chain.prep or ())
+        return chain.src._data is not None
 
     def run_batch(self, batch, plain: bool = False) -> None:
         if tracing and not plain:  # mx.profile is active: the traced loop (umx._trace)
             _trace.run_traced(self, batch)
+            return
+        if len(batch) == 1 and type(batch[0][1]) is Chain:  # one fused chain, as the seed's
+            self._run_chain(batch[0][1])
+            batch[0] = None
             return
         with np.errstate(all="ignore"):
             size = len(batch)
@@ -347,21 +351,27 @@ class CpuExecutor(Executor):
     def _run_chain(self, chain) -> bool:
         """Compute a fused chain; only its last node gets a buffer (the others are private
         to the chain). Returns True if it failed."""
-        last = chain[-1]
+        last = chain.last
         meanwhile = self.meanwhile
         if meanwhile is not None:
             self.meanwhile = None
             meanwhile = _once(meanwhile)
         try:
-            src = chain[0]._inputs[0]
-            x = self.prepare(chain[0], chain.prep)[0] if chain.prep else src._data
-            if src._error is not None:
-                raise src._error
+            src = chain.src
+            x = src._data
+            if type(x) is not _ndarray:  # from another stream or device, or it failed
+                for i in chain.prep or ():
+                    if i._data is None and i._error is None:
+                        i._stream.executor.wait_for(i._seq)
+                if src._error is not None:
+                    raise src._error
+                x = cpu_input(src)  # waits for a GPU producer, copies or views
             if _cpu_fuse.available():
                 out = _cpu_fuse.run_chain(chain, x, meanwhile)
             else:  # no compiler here: op by op
-                for c in chain:
-                    x = c._prim.eval(np, x)
+                with np.errstate(all="ignore"):
+                    for c in chain.nodes():
+                        x = c._prim.eval(np, x)
                 out = x
             last._data = out
             if not retain_graph:  # as the unfused loops (a trace began since it was queued)
@@ -370,8 +380,7 @@ class CpuExecutor(Executor):
                 _host_memory.track(out)
         except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
             last._data = None
-            for c in chain:
-                _fail(c, exc)
+            _fail(last, exc)
         finally:
             if meanwhile is not None:
                 meanwhile()  # a no-op once run_chain called it

@@ -217,7 +217,7 @@ def _build() -> Path:
     return target
 
 
-# Chain.key() -> [the op codes the kernel takes, their address, the element-ops per element
+# Chain.key -> [the op codes the kernel takes, their address, the element-ops per element
 # its last run applied]. A run of one op stops at a fixed point (the seed's 500 exps apply
 # about six), so the threads of the next run are sized by what the last one measured.
 _CODES: dict = {}
@@ -232,8 +232,10 @@ def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
     """The chain's result for input ``x`` (a new C-contiguous array of ``x``'s dtype).
 
     ``meanwhile()``, if given, is called while the chain runs on the library's helper
-    thread (or before the chain, where it cannot run in the background): the calling
-    thread enqueues GPU work in that time instead of waiting for it.
+    thread: the calling thread enqueues GPU work in that time instead of waiting for it.
+    It is called before the chain instead where the chain cannot run in the background,
+    or where its last run's work was too little for a thread of its own: handing it over
+    and back cost more than it overlapped (the seed's 500 exps, done after six).
     """
     if type(x) is not np.ndarray:
         x = np.asarray(x)
@@ -247,7 +249,7 @@ def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
     threads = min(_threads, n // _SPLIT_ALIGN, int(n * per_element) // _OPS_PER_THREAD)
     xp, yp = x.ctypes.data, y.ctypes.data
     if meanwhile is not None:
-        if _openmp and not _forked:
+        if _openmp and not _forked and n * per_element >= _OPS_PER_THREAD:
             # One core is left to the calling thread, busy with ``meanwhile``.
             t = max(1, min(threads, _cores - 1))
             if _lib.umx_chain_start(f64, xp, yp, n, cp, nops, t, _chunk(n, t)) == 0:
@@ -258,10 +260,10 @@ def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
                 return _checked(y, rc, entry, n)
         meanwhile()
     fn = _lib.umx_chain_f64 if f64 else _lib.umx_chain_f32
-    if threads <= 1 or _openmp:
-        if _forked:  # GNU OpenMP may hang in a child forked after it started its threads
-            threads = 1
-        rc = fn(xp, yp, n, cp, nops, max(threads, 1), _chunk(n, threads))
+    if threads <= 1 or (_openmp and _forked):  # GNU OpenMP may hang in a forked child
+        rc = fn(xp, yp, n, cp, nops, 1, 0)
+    elif _openmp:
+        rc = fn(xp, yp, n, cp, nops, threads, _chunk(n, threads))
     else:
         rc = _run_split(fn, xp, yp, x.itemsize, n, cp, nops, threads)
     return _checked(y, rc, entry, n)

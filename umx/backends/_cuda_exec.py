@@ -199,9 +199,9 @@ class GpuExecutor(Executor):
     def _run_chain(self, chain) -> bool:
         """Launch a fused chain; only its last node gets a buffer (the others are private
         to the chain). Returns True if it failed."""
-        last = chain[-1]
+        last = chain.last
         try:
-            src = chain[0]._inputs[0]
+            src = chain.src
             if chain.prep:
                 self._wait_inputs(chain.prep)
             if src._error is not None:
@@ -210,8 +210,7 @@ class GpuExecutor(Executor):
             if not _scheduler.retain_graph:  # as the unfused loop
                 last._inputs = ()  # the others are private to the chain and go with it
         except BaseException as exc:  # noqa: BLE001 - reaches the caller of eval
-            for c in chain:
-                _fail(c, exc)
+            _fail(last, exc)  # the others are private to the chain
             return True
         finally:
             self.enq = last._seq

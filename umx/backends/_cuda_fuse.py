@@ -36,7 +36,7 @@ def kinds() -> frozenset:
 
 def kernel_code(key) -> str:
     """The body of an ElementwiseKernel computing the chain of primitive classes ``key``
-    (``Chain.key()``) from ``x`` into ``y``; a run of one op is a loop (less to compile)."""
+    (``Chain.key``) from ``x`` into ``y``; a run of one op is a loop (less to compile)."""
     lines = ["T v = x;"]
     for cls, run in groupby(key):
         expr, n = EXPRS[cls.name], len(list(run))
@@ -47,7 +47,7 @@ def kernel_code(key) -> str:
     return "\n".join(lines)
 
 
-_KERNELS: dict = {}  # Chain.key() -> its compiled kernel
+_KERNELS: dict = {}  # Chain.key -> its compiled kernel
 
 
 def run_chain(cupy, chain, x):
