@@ -117,20 +117,22 @@ def _topo(outputs, mixed: bool) -> tuple[list, bool]:
                             if types is None:
                                 types = [t]
                                 add = types.append
+                                chain = Chain((n,))
+                                add_node = chain.append
                             add(u)
+                            add_node(i)
                             i = i._inputs[0]
                         if types is not None and i._dtype is not dtype:
                             # The first op changes dtype (exp of ints): it runs on its own and
                             # the rest fuses. (Not fusing at all made this walk quadratic.)
                             types.pop()
-                            i = n
-                            for _ in range(len(types)):  # rare: found again from n
-                                i = i._inputs[0]
+                            i = chain.pop()
                         if types is not None and len(types) >= MIN_CHAIN:
                             types.reverse()
-                            chain = Chain(n, i, tuple(types))
+                            chain.reverse()
+                            chain.key = tuple(types)
                         else:
-                            i = ins[0]
+                            chain, i = None, ins[0]
                     # i: the input of n, or of the chain's first node
                     nxt = iprep = None
                     if i._data is None:

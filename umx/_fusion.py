@@ -19,41 +19,27 @@ FLOATS = (dt.float32, dt.float64)
 MIN_CHAIN = 3  # shorter runs are not worth a kernel of their own
 
 
-class Chain:
-    """A fused run, as one batch entry ``(last, chain)``.
+class Chain(list):
+    """The nodes of a fused run, first to last, queued as one batch entry ``(last, chain)``.
 
-    ``last`` is the run's last node, ``src`` the input of its first, ``key`` the primitive
-    classes of its nodes first to last: what a backend caches its kernel by. The graph walk
-    collects ``key`` as it checks each node's class, so no pass over the nodes is left for
-    later (one cost ~20 us for 500 nodes on the H100 host). The nodes between ``src`` and
-    ``last`` are private to the run (only their consumer holds them): nobody can see them,
-    and the chain keeps no reference of its own to them. ``prep`` lists ``src`` when it
-    comes from another stream or device (as a batch entry's prepare list), else None.
+    ``key`` holds the primitive classes of the nodes, first to last: what a backend caches
+    its kernel by. The graph walk collects it as it checks each node's class (a second pass
+    over 500 nodes cost ~11 us here, ~18 on the H100 host). The nodes before the last are
+    private to the run (only their consumer holds them). Holding them here also frees them
+    one by one when the chain is dropped, not as a 500-deep cascade from the last node (~40%
+    slower on the H100 host). ``prep`` lists the first node's input when it comes from
+    another stream or device (as a batch entry's prepare list), else None.
     """
 
-    __slots__ = ("last", "src", "key", "prep")
-
-    def __init__(self, last, src, key: tuple, prep=None) -> None:
-        self.last = last
-        self.src = src
-        self.key = key
-        self.prep = prep
+    __slots__ = ("key", "prep")
 
     @classmethod
     def of(cls, nodes) -> Chain:
         """The chain of ``nodes``, a run of one-input nodes first to last."""
-        return cls(nodes[-1], nodes[0]._inputs[0], tuple(type(n._prim) for n in nodes))
-
-    def __len__(self) -> int:
-        return len(self.key)
-
-    def nodes(self) -> list:
-        """The run's nodes, first to last (read from ``last``'s inputs: while it keeps them)."""
-        out = [self.last]
-        for _ in range(len(self.key) - 1):
-            out.append(out[-1]._inputs[0])
-        out.reverse()
-        return out
+        chain = cls(nodes)
+        chain.key = tuple(type(n._prim) for n in nodes)
+        chain.prep = None
+        return chain
 
 
 _CACHE_MAX = 512  # kernels kept per backend; the cache starts over when full

@@ -234,7 +234,7 @@ class CpuExecutor(Executor):
         chain = entry[1] if entry is not None else None
         if type(chain) is not Chain or tracing or not _cpu_fuse.available():
             return False
-        return chain.src._data is not None
+        return chain[0]._inputs[0]._data is not None
 
     def run_batch(self, batch, plain: bool = False) -> None:
         if tracing and not plain:  # mx.profile is active: the traced loop (umx._trace)
@@ -351,13 +351,13 @@ class CpuExecutor(Executor):
     def _run_chain(self, chain) -> bool:
         """Compute a fused chain; only its last node gets a buffer (the others are private
         to the chain). Returns True if it failed."""
-        last = chain.last
+        last = chain[-1]
         meanwhile = self.meanwhile
         if meanwhile is not None:
             self.meanwhile = None
             meanwhile = _once(meanwhile)
         try:
-            src = chain.src
+            src = chain[0]._inputs[0]
             x = src._data
             if type(x) is not _ndarray:  # from another stream or device, or it failed
                 for i in chain.prep or ():
@@ -370,7 +370,7 @@ class CpuExecutor(Executor):
                 out = _cpu_fuse.run_chain(chain, x, meanwhile)
             else:  # no compiler here: op by op
                 with np.errstate(all="ignore"):
-                    for c in chain.nodes():
+                    for c in chain:
                         x = c._prim.eval(np, x)
                 out = x
             last._data = out

@@ -199,9 +199,9 @@ class GpuExecutor(Executor):
     def _run_chain(self, chain) -> bool:
         """Launch a fused chain; only its last node gets a buffer (the others are private
         to the chain). Returns True if it failed."""
-        last = chain.last
+        last = chain[-1]
         try:
-            src = chain.src
+            src = chain[0]._inputs[0]
             if chain.prep:
                 self._wait_inputs(chain.prep)
             if src._error is not None:
