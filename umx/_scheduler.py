@@ -209,7 +209,9 @@ class CpuExecutor(Executor):
     def drain_inline(self, meanwhile=None) -> None:
         """As Executor.drain_inline. ``meanwhile()`` (enqueueing GPU work) is called once,
         before anything of the batch runs; or, if the batch starts with a fused chain whose
-        input is ready, while that chain runs on the kernel library's helper thread."""
+        input is ready, by the chain's runner: while the chain runs on the kernel library's
+        helper thread, or just before it where it is too small to hand over
+        (``_cpu_fuse.run_chain``)."""
         if meanwhile is None:
             Executor.drain_inline(self)
             return
