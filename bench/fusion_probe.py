@@ -30,7 +30,7 @@ def main() -> None:
     y = np.empty_like(x)
     codes = np.full(500, 9, np.int32)
     fn = _cpu_fuse._lib.umx_chain_f32
-    args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, 500)
+    args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, None, 500)
     print(f"kernel, one thread: {med(lambda: fn(*args, 1, 0)):.3f} ms")
     for parts in (2, 4, 8, 16):
         ms = med(lambda p=parts: fn(*args, p, _cpu_fuse._chunk(x.size, p)))
@@ -126,7 +126,7 @@ def chain_detail(a, b, n=60) -> None:
     x = b._cpu_copy if hasattr(b, "_cpu_copy") else np.array(b)
     y = np.empty_like(x)
     codes = np.full(500, 9, np.int32)
-    args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, 500)
+    args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, None, 500)
     fn = real_lib.umx_chain_f32
     for t in (1, 4, 8, 15, 16):
         print(

@@ -43,7 +43,8 @@ def build(arch) -> ctypes.CDLL | None:
         return None
     fn = ctypes.CDLL(so).umx_chain_f32
     c = ctypes
-    fn.argtypes = [c.c_void_p, c.c_void_p, c.c_int64, c.c_void_p, c.c_int32, c.c_int32]
+    fn.argtypes = [c.c_void_p, c.c_void_p, c.c_int64, c.c_void_p, c.c_void_p, c.c_int32]
+    fn.argtypes += [c.c_int32]
     fn.argtypes += [c.c_int64]
     fn.restype = c.c_int64
     return fn
@@ -80,7 +81,7 @@ def main() -> None:
 
 
 def probe(x, y, codes) -> None:
-    args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, codes.size)
+    args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, None, codes.size)
     for name, arch in (
         ("native", ["-march=native"]),
         ("native+512", ["-march=native", "-mprefer-vector-width=512"]),

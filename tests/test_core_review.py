@@ -187,7 +187,7 @@ def test_interrupt_while_draining_leaves_the_stream_usable(monkeypatch):
     big = mx.array(np.zeros(1 << 15, np.float32))  # outputs large enough to be counted
     x = big
     for _ in range(5):
-        x = mx.add(x, 1.0, stream=s)
+        x = mx.add(x, big, stream=s)  # (not x + 1.0: a run of those is one fused kernel)
     real, calls = _host_memory.track, []
 
     def track(buf):  # Ctrl-C arriving between two kernels

@@ -17,7 +17,7 @@ from tests.test_streams import boom
 from umx._fusion import Chain
 from umx._scheduler import EvalError
 from umx.backends import _cpu_fuse
-from umx.ops import unary
+from umx.ops import binary, unary
 
 pytestmark = pytest.mark.skipif(
     not _cpu_fuse.available(), reason=f"no CPU kernels: {_cpu_fuse.unavailable_reason()}"
@@ -86,12 +86,14 @@ def test_the_seed_chain_of_500_exps(calls):
     assert np.array_equal(got, ref)  # every element overflowed to inf, as in NumPy
 
 
-def _kernel(x: np.ndarray, codes, threads: int = 1, chunk: int = 0):
+def _kernel(x: np.ndarray, codes, threads: int = 1, chunk: int = 0, consts=None):
     """The library's chain on ``x`` directly: (result, element-ops applied)."""
     fn = _cpu_fuse._lib.umx_chain_f64 if x.dtype == np.float64 else _cpu_fuse._lib.umx_chain_f32
     codes = np.asarray(codes, np.int32)
+    consts = None if consts is None else np.asarray(consts, np.float64)
     y = np.empty_like(x)
-    args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, codes.size)
+    kp = None if consts is None else consts.ctypes.data
+    args = (x.ctypes.data, y.ctypes.data, x.size, codes.ctypes.data, kp, codes.size)
     return y, fn(*args, threads, chunk)
 
 
@@ -133,7 +135,7 @@ def test_threads_are_sized_by_the_work_the_last_run_applied(monkeypatch):
             real = getattr(lib, name)
             if not name.startswith("umx_chain_f"):
                 return real
-            return lambda *args: sizes.append(args[5]) or real(*args)
+            return lambda *args: sizes.append(args[6]) or real(*args)
 
     monkeypatch.setattr(_cpu_fuse, "_lib", Spy())
 
@@ -411,7 +413,9 @@ def _busy() -> bool:
     lib = _cpu_fuse._lib
     x = np.zeros(4, np.float32)
     codes = np.zeros(1, np.int32)
-    rc = lib.umx_chain_start(0, x.ctypes.data, x.ctypes.data, 4, codes.ctypes.data, 1, 1, 0, 0)
+    rc = lib.umx_chain_start(
+        0, x.ctypes.data, x.ctypes.data, 4, codes.ctypes.data, None, 1, 1, 0, 0
+    )
     if rc == 0:
         assert lib.umx_chain_join() == 4  # one copy of 4 elements
     return rc == -3
@@ -495,3 +499,142 @@ def test_meanwhile_still_runs_once_when_the_chain_fails(monkeypatch):
     assert calls == [1]  # the GPU work would still be enqueued
     with pytest.raises(EvalError, match="boom"):
         mx.eval(z)
+
+
+# -- binary ops with a constant (x * 2, 1 - x, maximum(x, 0)) ---------------------------------
+
+EXACT = ["negative", "abs", "square", "reciprocal", "sqrt", "rsqrt", "floor", "ceil"]
+BINARY = ["add", "subtract", "multiply", "divide", "maximum", "minimum"]
+NP_BINARY = {
+    "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
+    "maximum": np.maximum, "minimum": np.minimum,
+}  # fmt: skip
+
+
+def _steps(x, steps, stream=mx.cpu):
+    """Apply ``steps``: a unary op's name, or (binary op, constant, constant first)."""
+    if isinstance(x, np.ndarray):
+        x = _arr(x)
+    for s in steps:
+        if isinstance(s, str):
+            x = getattr(unary, s)(x, stream=stream)
+        else:
+            name, c, first = s
+            op = getattr(mx, name)
+            x = op(c, x, stream=stream) if first else op(x, c, stream=stream)
+    return x
+
+
+def _steps_reference(x, steps):
+    with np.errstate(all="ignore"):
+        for s in steps:
+            if isinstance(s, str):
+                x = NP[s](x)
+            else:
+                name, c, first = s
+                c = x.dtype.type(c)
+                x = NP_BINARY[name](c, x) if first else NP_BINARY[name](x, c)
+    return x
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bit for bit where not nan (signed zeros count); nan where the other is nan."""
+    nan = np.isnan(a)
+    return (
+        a.dtype == b.dtype
+        and np.array_equal(nan, np.isnan(b))
+        and np.array_equal(_bits(np.where(nan, 0, a)), _bits(np.where(nan, 0, b)))
+    )
+
+
+def test_a_run_of_scalar_arithmetic_is_one_chain(calls, rng):
+    from umx import _eval
+
+    x = rng.standard_normal(1000).astype(np.float32)
+    steps = [("multiply", 1.0001, False), ("add", 0.001, False)] * 50
+    steps += [("maximum", 0.0, False), ("subtract", 1.0, True), "abs", ("divide", 3.0, True)]
+    y = _steps(x, steps)
+    ((node, chain),) = _eval._topo([y], False)[0]
+    assert node is y and len(chain) == len(steps) and len(chain.consts) == len(steps) - 1
+    assert chain.key[:2] == ((binary.Multiply, 0), (binary.Add, 0))
+    assert chain.key[-3:] == ((binary.Subtract, 1), unary.Abs, (binary.Divide, 1))
+    del node, chain  # (held here, the nodes would not be private to the run)
+    assert _same(np.array(y), _steps_reference(x, steps))
+    assert calls == [len(steps)]
+
+
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.sampled_from(EXACT),
+            st.tuples(
+                st.sampled_from(BINARY),
+                st.sampled_from([0.0, -0.0, 1.0, -1.5, 3.0, 1e30, np.inf, -np.inf, np.nan]),
+                st.booleans(),
+            ),
+        ),
+        min_size=3,
+        max_size=14,
+    ),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    n=st.sampled_from([1, 7, 1030]),
+    seed=st.integers(0, 2**16),
+)
+def test_chains_with_constants_give_numpys_bits(steps, dtype, n, seed):
+    # Every op here is exact in IEEE arithmetic: the fused kernel and NumPy agree bit for
+    # bit (maximum and minimum as NumPy's: nan wins, equal operands give the second).
+    rng = np.random.default_rng(seed)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0], dtype)
+    x = np.concatenate([special, (rng.standard_normal(n) * 50).astype(dtype)])
+    x = rng.permutation(x)[:n]
+    assert _same(np.array(_steps(x, steps)), _steps_reference(x, steps))
+
+
+def test_repeated_constant_runs_stop_at_a_fixed_point(rng):
+    # A run of one op with one constant stops where the block stops changing; a run whose
+    # constant changes is not one run.
+    add = _cpu_fuse.BINARY_OPS["add", 0]
+    x = np.array([1e30, -1e30, 3.0, 0.0], np.float32)
+    y, applied = _kernel(x, [add] * 300, consts=[1.0] * 300)
+    assert np.array_equal(y, x + np.float32(300))
+    assert applied == 4 * 300  # 3.0 and 0.0 keep changing
+    big = np.full(4, 1e30, np.float32)
+    y, applied = _kernel(big, [add] * 300, consts=[1.0] * 300)
+    assert np.array_equal(y, big) and applied == 4  # 1e30 + 1 == 1e30: one step
+    y, applied = _kernel(big, [add] * 3, consts=[1.0, 1e30, 1.0])
+    assert np.array_equal(y, big + np.float32(1e30)) and applied == 12
+
+
+def test_what_is_not_a_constant_ends_the_run(calls, rng):
+    from umx import _eval
+
+    x = mx.array(rng.standard_normal(64).astype(np.float32))
+    mx.eval(x)
+    s = mx.sum(x)  # 0-d but not computed yet: an input, not a constant
+    z = mx.exp(mx.exp(mx.exp(mx.multiply(mx.exp(mx.exp(mx.exp(x))), s))))
+    entries = _eval._topo([z], False)[0]
+    chains = [p for _, p in entries if isinstance(p, Chain)]
+    assert [len(c) for c in chains] == [3, 3]
+    w = mx.add(x, mx.array(np.ones(64, np.float32)))  # an array operand: not a constant
+    w = mx.exp(mx.exp(w))
+    assert [len(p) for _, p in _eval._topo([w], False)[0] if isinstance(p, Chain)] == []
+    d = mx.exp(mx.exp(mx.multiply(x, mx.array(2.0, dtype=mx.float64))))  # float64 result
+    assert d.dtype == mx.float64
+    np.testing.assert_allclose(np.array(d), np.exp(np.exp(np.array(x, np.float64) * 2)))
+    with np.errstate(over="ignore"):
+        ref = np.exp(np.exp(np.exp(np.exp(np.exp(np.exp(np.array(x)))) * np.array(x).sum())))
+    np.testing.assert_allclose(np.array(z), ref, rtol=1e-4)
+
+
+def test_without_the_library_a_chain_with_constants_runs_op_by_op(monkeypatch, rng):
+    x = rng.standard_normal(33).astype(np.float64)
+    steps = [
+        "abs",
+        ("subtract", 2.0, True),
+        ("maximum", 0.5, False),
+        "sqrt",
+        ("divide", 4.0, False),
+    ]
+    y = _steps(x, steps)
+    monkeypatch.setattr(_cpu_fuse, "available", lambda: False)  # after the walk: at run time
+    assert _same(np.array(y), _steps_reference(x, steps))

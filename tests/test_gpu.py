@@ -550,6 +550,46 @@ def test_fused_elementwise_chains_match_the_cpu():
     assert _cuda_fuse._KERNELS, "no chain was fused"
 
 
+def test_fused_chains_with_constants_match_the_cpu_bit_for_bit(monkeypatch):
+    # x * 1.0001 + 0.001 and friends: one kernel on each device, the constants its
+    # arguments. IEEE arithmetic and NumPy's maximum/minimum: the same bits on both.
+    from umx.backends import _cuda_fuse
+
+    launches = []
+    real = _cuda_fuse.run_chain
+    monkeypatch.setattr(_cuda_fuse, "run_chain", lambda *a: launches.append(len(a[1])) or real(*a))
+    rng = np.random.default_rng(6)
+    base = rng.standard_normal(4099) * 10
+    base[:6] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30]
+    for dtype in (mx.float32, mx.float64):
+        outs = []
+        for dev in (mx.cpu, mx.gpu):
+            x = mx.array(base, dtype)
+            for k in range(20):
+                x = mx.add(mx.multiply(x, 1.0001, stream=dev), 0.001 * k, stream=dev)
+            x = mx.subtract(2.0, mx.maximum(mx.abs(x, stream=dev), 0.5, stream=dev), stream=dev)
+            x = mx.minimum(3.0, mx.divide(1.0, x, stream=dev), stream=dev)
+            outs.append(np.array(x))
+        c, g = outs
+        nan = np.isnan(c)
+        assert np.array_equal(nan, np.isnan(g))
+        assert np.array_equal(np.where(nan, 0, c), np.where(nan, 0, g))
+    assert launches == [45, 45]
+
+
+def test_a_run_with_more_constants_than_a_kernel_takes_is_cut(monkeypatch):
+    from umx.backends import _cuda_fuse
+
+    launches = []
+    real = _cuda_fuse.run_chain
+    monkeypatch.setattr(_cuda_fuse, "run_chain", lambda *a: launches.append(len(a[1])) or real(*a))
+    x = mx.zeros((5,), stream=mx.gpu)
+    for _ in range(300):
+        x = mx.add(x, 1.0, stream=mx.gpu)
+    assert x.tolist() == [300.0] * 5
+    assert sum(launches) == 300 and max(launches) <= _cuda_fuse.MAX_CONSTS
+
+
 def _softmax_ref(x, axes):
     x = x.astype(np.float64)
     with np.errstate(all="ignore"):

@@ -14,7 +14,7 @@ from sys import getrefcount
 from . import _scheduler
 from ._array import array
 from ._device import DeviceType
-from ._fusion import FLOATS, MIN_CHAIN, PRIVATE_REFS, Chain
+from ._fusion import FLOATS, MIN_CHAIN, PRIVATE_REFS, Chain, const_operand
 from ._scheduler import executor_for
 
 __all__ = ["eval", "async_eval", "flatten_arrays"]
@@ -69,7 +69,8 @@ def _topo(outputs, mixed: bool) -> tuple[list, bool]:
     visit = seen.add
     multi = False
     fuse_ok = not (_scheduler.retain_graph or _scheduler.tracing)  # graphs kept, profiling
-    fuse_stream = kinds = None
+    fuse_stream = kinds = bkinds = None
+    cap = 0
     for o in outputs:
         if o._data is not None or o._seq or id(o) in seen:
             continue
@@ -94,65 +95,108 @@ def _topo(outputs, mixed: bool) -> tuple[list, bool]:
                     prep = ()
                     multi = True
                 ins = n._inputs
-                if len(ins) == 1:
-                    i = ins[0]
+                # One input, or two with one 0-d (x * 2 may fuse): the chain path. Others,
+                # array with array, go straight on to the general path below.
+                if (k := len(ins)) == 1 or (k == 2 and (not ins[1]._shape or not ins[0]._shape)):
+                    chain = None
                     if ns is not fuse_stream:
                         fuse_stream = ns
                         ex = ns.executor or executor_for(ns)
                         kinds = ex.fusable if fuse_ok else None
-                    chain = None
-                    if kinds is not None and (t := type(n._prim)) in kinds and n._dtype in FLOATS:
+                        bkinds = ex.fusable_binary if kinds is not None else None
+                        cap = ex.max_consts
+                    head = None
+                    if k == 1:
+                        i = ins[0]
+                        if kinds is not None and (t := type(n._prim)) in kinds:
+                            head = t
+                    elif bkinds is not None and type(n._prim) in bkinds:
+                        split = const_operand(n, n._dtype)  # n = x op c (or c op x)
+                        if split is not None:
+                            i, head, hconst = split
+                            split = None  # (holding i would make it look shared)
+                    if head is not None and n._dtype in FLOATS:
                         # Walk up the run of private fusable nodes that ends here, collecting
-                        # their classes (the chain's key, last to first).
+                        # what each computes (the chain's key) and constants, last to first.
                         dtype = n._dtype
                         types = None
-                        while (
-                            i._data is None
-                            and i._dtype is dtype
-                            and (u := type(i._prim)) in kinds
-                            and i._stream is ns
-                            and not i._seq
-                            and getrefcount(i) <= PRIVATE_REFS
-                        ):
+                        while True:
+                            while (
+                                i._data is None
+                                and i._dtype is dtype
+                                and (u := type(i._prim)) in kinds
+                                and i._stream is ns
+                                and not i._seq
+                                and getrefcount(i) <= PRIVATE_REFS
+                            ):
+                                if types is None:
+                                    types, chain = [head], Chain((n,))
+                                    add, add_node = types.append, chain.append
+                                    consts = [hconst] if k == 2 else []
+                                add(u)
+                                add_node(i)
+                                i = i._inputs[0]
+                            # A binary op with a constant (x * 2) continues the run.
+                            if (
+                                bkinds is None
+                                or i._data is not None
+                                or type(i._prim) not in bkinds
+                                or i._dtype is not dtype
+                                or i._stream is not ns
+                                or i._seq
+                                or getrefcount(i) > PRIVATE_REFS
+                                or (split := const_operand(i, dtype)) is None
+                            ):
+                                break
                             if types is None:
-                                types = [t]
-                                add = types.append
-                                chain = Chain((n,))
-                                add_node = chain.append
-                            add(u)
+                                types, chain = [head], Chain((n,))
+                                add, add_node = types.append, chain.append
+                                consts = [hconst] if k == 2 else []
+                            if len(consts) >= cap:  # (a GPU kernel takes so many arguments)
+                                split = None
+                                break
+                            add(split[1])
                             add_node(i)
-                            i = i._inputs[0]
+                            consts.append(split[2])
+                            i = split[0]
+                            split = None
                         if types is not None and i._dtype is not dtype:
                             # The first op changes dtype (exp of ints): it runs on its own and
                             # the rest fuses. (Not fusing at all made this walk quadratic.)
-                            types.pop()
+                            if type(types.pop()) is tuple:
+                                consts.pop()
                             i = chain.pop()
                         if types is not None and len(types) >= MIN_CHAIN:
                             types.reverse()
                             chain.reverse()
+                            consts.reverse()
                             chain.key = tuple(types)
+                            chain.consts = consts
                         else:
-                            chain, i = None, ins[0]
-                    # i: the input of n, or of the chain's first node
-                    nxt = iprep = None
-                    if i._data is None:
-                        if not i._seq and id(i) not in seen:
-                            nxt = i
-                        # Scheduled earlier (even on this stream): it may fail, so the
-                        # general loop checks it rather than reading a missing buffer.
-                        if i._stream is not ns or i._seq:
+                            chain = None
+                            if k == 1:
+                                i = ins[0]
+                    if k == 1 or chain is not None:
+                        # i: the input of n, or of the chain's first node
+                        nxt = iprep = None
+                        if i._data is None:
+                            if not i._seq and id(i) not in seen:
+                                nxt = i
+                            # Scheduled earlier (even on this stream): it may fail, so the
+                            # general loop checks it rather than reading a missing buffer.
+                            if i._stream is not ns or i._seq:
+                                iprep = [i]
+                        elif mixed and i._stream is not ns and (_on_gpu(ns) or _on_gpu(i._stream)):
                             iprep = [i]
-                    elif mixed and i._stream is not ns and (_on_gpu(ns) or _on_gpu(i._stream)):
-                        iprep = [i]
-                    if chain is not None:
-                        chain.prep = iprep
-                        push((n, chain))
-                    else:
-                        push((n, iprep or prep))  # prep: () for several outputs
-                    if nxt is None:
-                        break
-                    n = nxt
-                    continue
+                        if chain is not None:
+                            chain.prep = iprep
+                            push((n, chain))
+                        else:
+                            push((n, iprep or prep))  # prep: () for several outputs
+                        if nxt is None:
+                            break
+                        n = nxt
+                        continue
                 marker = len(stack)
                 push(None)
                 for i in ins:

@@ -1,19 +1,25 @@
-"""Chains of elementwise unary ops that a backend computes in one kernel.
+"""Chains of elementwise ops that a backend computes in one kernel.
 
 The graph walk of ``eval`` (umx._eval) collects, for a stream whose executor declares the
-primitive classes it can fuse (``executor.fusable``), each run of such nodes of one float
-dtype where every intermediate is read by the next node only (nobody else holds it). The
-run is queued as one batch entry ``(last node, Chain)``; only the last node is numbered
-and gets a buffer.
+primitive classes it can fuse (``executor.fusable``: unary ops; ``executor.fusable_binary``:
+binary ops with a constant, as ``x * 2`` or ``maximum(x, 0)``), each run of such nodes of
+one float dtype where every intermediate is read by the next node only (nobody else holds
+it). The run is queued as one batch entry ``(last node, Chain)``; only the last node is
+numbered and gets a buffer.
 """
 
 from __future__ import annotations
 
 import sys
 
+import numpy as np
+
 from . import _dtypes as dt
 
-__all__ = ["Chain", "FLOATS", "MIN_CHAIN", "PRIVATE_REFS", "cached_kernel", "unary_classes"]
+__all__ = [
+    "Chain", "FLOATS", "MIN_CHAIN", "PRIVATE_REFS", "binary_classes", "cached_kernel",
+    "const_operand", "unary_classes",
+]  # fmt: skip
 
 FLOATS = (dt.float32, dt.float64)
 MIN_CHAIN = 3  # shorter runs are not worth a kernel of their own
@@ -22,24 +28,66 @@ MIN_CHAIN = 3  # shorter runs are not worth a kernel of their own
 class Chain(list):
     """The nodes of a fused run, first to last, queued as one batch entry ``(last, chain)``.
 
-    ``key`` holds the primitive classes of the nodes, first to last: what a backend caches
-    its kernel by. The graph walk collects it as it checks each node's class (a second pass
-    over 500 nodes cost ~11 us here, ~18 on the H100 host). The nodes before the last are
+    ``key`` holds what each node computes, first to last: its primitive class, or for a
+    binary op with a constant ``(class, side)``, side 0 for ``x op c`` and 1 for ``c op x``.
+    It is what a backend caches its kernel by (constants are arguments, not part of it).
+    The graph walk collects it as it checks each node's class (a second pass over 500 nodes
+    cost ~11 us here, ~18 on the H100 host). ``consts`` holds the constants' arrays (0-d,
+    on the host, of the chain's dtype), first to last. The nodes before the last are
     private to the run (only their consumer holds them). Holding them here also frees them
     one by one when the chain is dropped, not as a 500-deep cascade from the last node (~40%
     slower on the H100 host). ``prep`` lists the first node's input when it comes from
     another stream or device (as a batch entry's prepare list), else None.
     """
 
-    __slots__ = ("key", "prep")
+    __slots__ = ("key", "consts", "prep")
 
     @classmethod
     def of(cls, nodes) -> Chain:
-        """The chain of ``nodes``, a run of one-input nodes first to last."""
+        """The chain of ``nodes``, a run of one-input nodes or binary ops with a constant
+        (the other operand the previous node), first to last."""
         chain = cls(nodes)
-        chain.key = tuple(type(n._prim) for n in nodes)
-        chain.prep = None
+        key, consts = [], []
+        for n in nodes:
+            if len(n._inputs) == 1:
+                key.append(type(n._prim))
+            else:
+                _, entry, c = const_operand(n, n._dtype)
+                key.append(entry)
+                consts.append(c)
+        chain.key, chain.consts, chain.prep = tuple(key), consts, None
         return chain
+
+    def source(self):
+        """The input of the chain's first node (the value the run starts from)."""
+        first = self[0]
+        ins = first._inputs
+        if len(ins) == 1:
+            return ins[0]
+        return ins[1] if self.key[0][1] else ins[0]
+
+    def steps(self):
+        """(node, key entry, constant array or None) for each node, first to last."""
+        consts = iter(self.consts)
+        for n, e in zip(self, self.key):
+            yield n, e, (next(consts) if type(e) is tuple else None)
+
+
+def const_operand(node, dtype):
+    """``(other input, (class, side), constant)`` when ``node`` (two inputs) combines an
+    input of its own shape with a constant: a computed 0-d host array of ``dtype`` (a
+    Python scalar becomes one at graph-build time). Else None."""
+    a, b = node._inputs
+    if b._shape == () and type(b._data) is _ndarray and b._dtype is dtype:
+        if a._shape == node._shape:
+            return a, (type(node._prim), 0), b
+    if a._shape == () and type(a._data) is _ndarray and a._dtype is dtype:
+        if b._shape == node._shape:
+            return b, (type(node._prim), 1), a
+    return None
+
+
+_ndarray = np.ndarray
 
 
 _CACHE_MAX = 512  # kernels kept per backend; the cache starts over when full
@@ -55,6 +103,13 @@ def cached_kernel(cache: dict, chain, build):
             cache.clear()
         k = cache[key] = build(key)
     return k
+
+
+def binary_classes(names) -> frozenset:
+    """The primitive classes of the elementwise binary ops named in ``names``."""
+    from .ops.binary import Binary
+
+    return frozenset(c for c in Binary.__subclasses__() if c.name in names)
 
 
 def unary_classes(names) -> frozenset:

@@ -31,6 +31,8 @@ class Executor:
     inline_ok = False
     gpu = False  # its kernels run on a GPU (submitting them does not wait for them)
     fusable = None  # primitive classes whose runs eval may queue as one Chain entry
+    fusable_binary = None  # binary primitive classes such a run may have (with a constant)
+    max_consts = 1 << 30  # the most constants one fused run may have
 
     def __init__(self, stream) -> None:
         self.stream = stream
@@ -204,6 +206,11 @@ class CpuExecutor(Executor):
         """Primitive classes whose runs the graph walk may fuse (None: fuse nothing)."""
         return _cpu_fuse.fusable()
 
+    @property
+    def fusable_binary(self) -> frozenset | None:
+        """Binary primitive classes a fused run may have, with a constant operand."""
+        return _cpu_fuse.fusable_binary()
+
     meanwhile = None  # set by drain_inline: work for this thread while a chain runs
 
     def drain_inline(self, meanwhile=None) -> None:
@@ -236,7 +243,7 @@ class CpuExecutor(Executor):
         chain = entry[1] if entry is not None else None
         if type(chain) is not Chain or tracing or not _cpu_fuse.available():
             return False
-        return chain[0]._inputs[0]._data is not None
+        return chain.source()._data is not None
 
     def run_batch(self, batch, plain: bool = False) -> None:
         if tracing and not plain:  # mx.profile is active: the traced loop (umx._trace)
@@ -359,7 +366,7 @@ class CpuExecutor(Executor):
             self.meanwhile = None
             meanwhile = _once(meanwhile)
         try:
-            src = chain[0]._inputs[0]
+            src = chain.source()
             x = src._data
             if type(x) is not _ndarray:  # from another stream or device, or it failed
                 for i in chain.prep or ():
@@ -372,8 +379,13 @@ class CpuExecutor(Executor):
                 out = _cpu_fuse.run_chain(chain, x, meanwhile)
             else:  # no compiler here: op by op
                 with np.errstate(all="ignore"):
-                    for c in chain:
-                        x = c._prim.eval(np, x)
+                    for c, entry, const in chain.steps():
+                        if const is None:
+                            x = c._prim.eval(np, x)
+                        elif entry[1]:  # the constant is the first operand
+                            x = c._prim.eval(np, const._data, x)
+                        else:
+                            x = c._prim.eval(np, x, const._data)
                 out = x
             last._data = out
             if not retain_graph:  # as the unfused loops (a trace began since it was queued)

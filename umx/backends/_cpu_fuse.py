@@ -1,4 +1,4 @@
-"""Fusing chains of elementwise unary ops on CPU streams into one native call.
+"""Fusing chains of elementwise ops on CPU streams into one native call.
 
 A NumPy call costs ~1 us and the scheduler ~0.5 us per node, so a chain of small
 elementwise ops is call-bound, and on large arrays each op streams the whole array through
@@ -6,7 +6,8 @@ memory once. A run of fusable nodes (found by the graph walk, umx._fusion) is co
 small C library, ``_cpu_kernels.c``, that applies every op of the chain to one cache-sized
 block at a time. Large chains are split across threads (the call releases the GIL). A run
 of one op stops where a block stops changing (a fixed point: exp at inf, abs after one
-step, sqrt at 1), so that 500 exps cost about six.
+step, sqrt at 1), so that 500 exps cost about six. Besides unary ops a run may hold binary
+ops with a constant (``x * 2``, ``1 - x``, ``maximum(x, 0)``), the constants passed along.
 
 The library is built on first use with the system C compiler (``$CC``, ``cc``, ``gcc`` or
 ``clang``) and cached on disk (``$UMX_CACHE_DIR``, else ``~/.cache/umx``). Without a
@@ -32,14 +33,22 @@ import numpy as np
 
 from .._fusion import cached_kernel
 
-__all__ = ["OPS", "available", "kinds", "run_chain", "unavailable_reason"]
+__all__ = ["BINARY_OPS", "OPS", "available", "kinds", "run_chain", "unavailable_reason"]
 
 # Op codes of _cpu_kernels.c, by primitive name.
 OPS = {
     "copy": 0, "stop_gradient": 0, "negative": 1, "abs": 2, "square": 3, "reciprocal": 4,
     "sqrt": 5, "rsqrt": 6, "floor": 7, "ceil": 8, "exp": 9, "sigmoid": 10,
 }  # fmt: skip
-_ABI_VERSION = 6
+# Op codes of binary ops with a constant c, by (primitive name, side): side 0 is x op c,
+# side 1 is c op x (add and multiply commute bit for bit; maximum and minimum do not, for
+# signed zeros).
+BINARY_OPS = {
+    ("add", 0): 11, ("add", 1): 11, ("subtract", 0): 12, ("subtract", 1): 13,
+    ("multiply", 0): 14, ("multiply", 1): 14, ("divide", 0): 15, ("divide", 1): 16,
+    ("maximum", 0): 17, ("maximum", 1): 18, ("minimum", 0): 19, ("minimum", 1): 20,
+}  # fmt: skip
+_ABI_VERSION = 7
 _SOURCE = Path(__file__).with_name("_cpu_kernels.c")
 _FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99", "-pthread"]
 # Tried in order, the first the compiler takes wins: OpenMP where it has it, some compilers
@@ -64,6 +73,7 @@ _lock = threading.Lock()
 _lib = None  # the loaded library, False once building it failed
 _reason = ""
 _kinds: frozenset | None = None
+_binary_kinds: frozenset | None = None
 _pool = None
 _threads = 1
 _cores = 1
@@ -103,6 +113,19 @@ def kinds() -> frozenset:
 
         _kinds = unary_classes(OPS)
     return _kinds
+
+
+def fusable_binary() -> frozenset | None:
+    """The binary primitive classes a fused run may hold (with a constant); None when
+    fusion is off."""
+    global _binary_kinds
+    if _lib is False or _DISABLED:
+        return None
+    if _binary_kinds is None:
+        from .._fusion import binary_classes
+
+        _binary_kinds = binary_classes({name for name, _ in BINARY_OPS})
+    return _binary_kinds
 
 
 def available() -> bool:
@@ -160,7 +183,7 @@ def _load() -> None:
         for name in ("umx_chain_f32", "umx_chain_f64"):
             f = getattr(lib, name)
             f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-            f.argtypes += [ctypes.c_int32, ctypes.c_int32, ctypes.c_int64]
+            f.argtypes += [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int64]
             f.restype = ctypes.c_int64  # the element-ops applied, or < 0 for an error
         lib.umx_chain_start.argtypes = [ctypes.c_int32, *lib.umx_chain_f32.argtypes]
         lib.umx_chain_start.restype = ctypes.c_int
@@ -218,14 +241,24 @@ def _build() -> Path:
 
 
 # Chain.key -> [the op codes the kernel takes, their address, the element-ops per element
-# its last run applied]. A run of one op stops at a fixed point (the seed's 500 exps apply
-# about six), so the threads of the next run are sized by what the last one measured.
+# its last run applied, the positions of the ops with a constant (None: there are none)].
+# A run of one op stops at a fixed point (the seed's 500 exps apply about six), so the
+# threads of the next run are sized by what the last one measured.
 _CODES: dict = {}
 
 
 def _op_codes(key) -> list:
-    codes = np.array([OPS[c.name] for c in key], dtype=np.int32)
-    return [codes, codes.ctypes.data, float(len(codes))]
+    codes = [BINARY_OPS[e[0].name, e[1]] if type(e) is tuple else OPS[e.name] for e in key]
+    where = [k for k, e in enumerate(key) if type(e) is tuple]
+    codes = np.array(codes, dtype=np.int32)
+    return [codes, codes.ctypes.data, float(len(codes)), np.array(where) if where else None]
+
+
+def _constants(chain, nops: int, where) -> np.ndarray:
+    """Each op's constant, as the kernel reads them (0 for unary ops)."""
+    values = np.zeros(nops)
+    values[where] = [c._data for c in chain.consts]
+    return values
 
 
 def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
@@ -244,15 +277,20 @@ def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
     f64 = x.itemsize == 8  # chains are float32 or float64
     y = np.empty_like(x)
     entry = cached_kernel(_CODES, chain, _op_codes)
-    codes, cp, per_element = entry
+    codes, cp, per_element, where = entry
     n, nops = x.size, len(codes)
     threads = min(_threads, n // _SPLIT_ALIGN, int(n * per_element) // _OPS_PER_THREAD)
     xp, yp = x.ctypes.data, y.ctypes.data
+    if where is None:
+        kp = None
+    else:
+        consts = _constants(chain, nops, where)  # alive until the kernel returns
+        kp = consts.ctypes.data
     if meanwhile is not None:
         if _openmp and not _forked and n * per_element >= _OPS_PER_THREAD:
             # One core is left to the calling thread, busy with ``meanwhile``.
             t = max(1, min(threads, _cores - 1))
-            if _lib.umx_chain_start(f64, xp, yp, n, cp, nops, t, _chunk(n, t)) == 0:
+            if _lib.umx_chain_start(f64, xp, yp, n, cp, kp, nops, t, _chunk(n, t)) == 0:
                 try:
                     meanwhile()
                 finally:  # even when interrupted: the helper still writes into y
@@ -261,11 +299,11 @@ def run_chain(chain, x: np.ndarray, meanwhile=None) -> np.ndarray:
         meanwhile()
     fn = _lib.umx_chain_f64 if f64 else _lib.umx_chain_f32
     if threads <= 1 or (_openmp and _forked):  # GNU OpenMP may hang in a forked child
-        rc = fn(xp, yp, n, cp, nops, 1, 0)
+        rc = fn(xp, yp, n, cp, kp, nops, 1, 0)
     elif _openmp:
-        rc = fn(xp, yp, n, cp, nops, threads, _chunk(n, threads))
+        rc = fn(xp, yp, n, cp, kp, nops, threads, _chunk(n, threads))
     else:
-        rc = _run_split(fn, xp, yp, x.itemsize, n, cp, nops, threads)
+        rc = _run_split(fn, xp, yp, x.itemsize, n, cp, kp, nops, threads)
     return _checked(y, rc, entry, n)
 
 
@@ -286,7 +324,7 @@ def _chunk(n: int, threads: int) -> int:
     return max(_SPLIT_ALIGN, -(-per // 64) * 64)
 
 
-def _run_split(fn, xp, yp, itemsize, n, cp, nops, parts) -> int:
+def _run_split(fn, xp, yp, itemsize, n, cp, kp, nops, parts) -> int:
     """Run slices of the chain on ``parts`` threads (this one included)."""
     global _pool
     if _pool is None:
@@ -300,9 +338,9 @@ def _run_split(fn, xp, yp, itemsize, n, cp, nops, parts) -> int:
     for start in range(step, n, step):
         m = min(step, n - start)
         off = start * itemsize
-        futures.append(_pool.submit(fn, xp + off, yp + off, m, cp, nops, 1, 0))
+        futures.append(_pool.submit(fn, xp + off, yp + off, m, cp, kp, nops, 1, 0))
     try:
-        applied = [fn(xp, yp, min(step, n), cp, nops, 1, 0)] + [f.result() for f in futures]
+        applied = [fn(xp, yp, min(step, n), cp, kp, nops, 1, 0)] + [f.result() for f in futures]
     except BaseException:  # interrupted: the threads still write into y, let them finish
         from concurrent.futures import wait
 

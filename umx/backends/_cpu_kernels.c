@@ -11,11 +11,15 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Op codes: keep in step with OPS in _cpu_fuse.py. */
+/* Op codes: keep in step with OPS and BINARY_OPS in _cpu_fuse.py. The binary ones combine
+ * the value with the op's constant c (x + c, c - x, ...); the others are unary. */
 enum {
     OP_COPY = 0, OP_NEGATIVE, OP_ABS, OP_SQUARE, OP_RECIPROCAL, OP_SQRT, OP_RSQRT,
     OP_FLOOR, OP_CEIL, OP_EXP, OP_SIGMOID,
+    OP_ADD_C, OP_SUB_C, OP_RSUB_C, OP_MUL_C, OP_DIV_C, OP_RDIV_C,
+    OP_MAX_C, OP_RMAX_C, OP_MIN_C, OP_RMIN_C,
 };
+#define OP_LAST OP_RMIN_C
 
 #define BLOCK 1024
 
@@ -89,6 +93,11 @@ static inline float exp_f32(float x) {
 static inline double sigmoid_f64(double x) { return 1.0 / (1.0 + exp_f64(-x)); }
 static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
 
+/* NumPy's maximum and minimum: a nan in either operand gives nan, and equal operands (0.0
+ * and -0.0) give the second one. */
+#define MAXIMUM(a, b) ((a) != (a) ? (a) : (a) > (b) ? (a) : (b))
+#define MINIMUM(a, b) ((a) != (a) ? (a) : (a) < (b) ? (a) : (b))
+
 /* One op over the m elements of buf. With `track` (the next op of the chain is the same op),
  * returns whether any element changed bit for bit: a block that one op leaves unchanged is a
  * fixed point of the rest of that run (exp at inf or nan, abs or floor after one step), which
@@ -115,7 +124,7 @@ static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
     } while (0)
 
 #define DEFINE_APPLY(T, UT, SUFFIX, ONE, SQRT, FLOOR, CEIL, FABS, EXP, SIGMOID)              \
-    static int apply_##SUFFIX(int32_t op, T *buf, int64_t m, int track) {                    \
+    static int apply_##SUFFIX(int32_t op, T c, T *buf, int64_t m, int track) {               \
         switch (op) {                                                                         \
         case OP_NEGATIVE: OP_LOOP(T, UT, -v);                                                 \
         case OP_ABS: OP_LOOP(T, UT, FABS(v));                                                 \
@@ -127,45 +136,67 @@ static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
         case OP_CEIL: OP_LOOP(T, UT, CEIL(v));                                                \
         case OP_EXP: OP_LOOP(T, UT, EXP(v));                                                  \
         case OP_SIGMOID: OP_LOOP(T, UT, SIGMOID(v));                                          \
+        case OP_ADD_C: OP_LOOP(T, UT, v + c);                                                 \
+        case OP_SUB_C: OP_LOOP(T, UT, v - c);                                                 \
+        case OP_RSUB_C: OP_LOOP(T, UT, c - v);                                                \
+        case OP_MUL_C: OP_LOOP(T, UT, v * c);                                                 \
+        case OP_DIV_C: OP_LOOP(T, UT, v / c);                                                 \
+        case OP_RDIV_C: OP_LOOP(T, UT, c / v);                                                \
+        case OP_MAX_C: OP_LOOP(T, UT, MAXIMUM(v, c));                                         \
+        case OP_RMAX_C: OP_LOOP(T, UT, MAXIMUM(c, v));                                        \
+        case OP_MIN_C: OP_LOOP(T, UT, MINIMUM(v, c));                                         \
+        case OP_RMIN_C: OP_LOOP(T, UT, MINIMUM(c, v));                                        \
         default: return !track; /* OP_COPY changes nothing */                                 \
         }                                                                                     \
     }
 
-/* One chain over n elements, x -> y (x == y is allowed). Returns the element-ops it applied
+/* One chain over n elements, x -> y (x == y is allowed). consts[j] is op j's constant (read
+ * for binary ops only; NULL where the chain has none). Returns the element-ops it applied
  * (fewer than n * nops where runs stopped at a fixed point), or -1 for an unknown op. The
  * caller sizes the next call of the same chain by that count (_cpu_fuse.py).
  *
  * With OpenMP and threads > 1 the elements are cut into tasks of `chunk` elements that the
  * threads take as they come (dynamic: on a busy or virtual machine, a thread that is
  * preempted delays one task, not a whole static share). */
+/* Whether op j + 1 is op j again: the same code, and for a binary op the same constant
+ * (bit for bit), so that a block op j leaves unchanged is a fixed point of op j + 1 too. */
+static inline int same_op(const int32_t *ops, const double *consts, int32_t j) {
+    if (ops[j + 1] != ops[j]) return 0;
+    return ops[j] < OP_ADD_C || bits_of(consts[j + 1]) == bits_of(consts[j]);
+}
+
 #define DEFINE_CHAIN(T, SUFFIX)                                                               \
     static int64_t chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops,           \
-                                  int32_t nops) {                                             \
+                                  const double *consts, int32_t nops) {                       \
         T buf[BLOCK] __attribute__((aligned(64)));                                            \
         int64_t applied = 0;                                                                  \
         for (int64_t s = 0; s < n; s += BLOCK) {                                              \
             int64_t m = n - s < BLOCK ? n - s : BLOCK;                                        \
             memcpy(buf, x + s, (size_t)m * sizeof(T));                                        \
             for (int32_t j = 0; j < nops; j++) {                                              \
-                int run = j + 1 < nops && ops[j + 1] == ops[j];                               \
+                int run = j + 1 < nops && same_op(ops, consts, j);                            \
+                T c = ops[j] >= OP_ADD_C ? (T)consts[j] : (T)0;                               \
                 applied += m;                                                                 \
-                if (!apply_##SUFFIX(ops[j], buf, m, run))                                     \
-                    while (j + 1 < nops && ops[j + 1] == ops[j]) j++;                         \
+                if (!apply_##SUFFIX(ops[j], c, buf, m, run))                                  \
+                    while (j + 1 < nops && same_op(ops, consts, j)) j++;                      \
             }                                                                                 \
             memcpy(y + s, buf, (size_t)m * sizeof(T));                                        \
         }                                                                                     \
         return applied;                                                                       \
     }                                                                                         \
-    int64_t umx_chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops, int32_t nops, \
-                               int32_t threads, int64_t chunk) {                             \
+    int64_t umx_chain_##SUFFIX(const T *x, T *y, int64_t n, const int32_t *ops,              \
+                               const double *consts, int32_t nops, int32_t threads,           \
+                               int64_t chunk) {                                               \
         for (int32_t j = 0; j < nops; j++)                                                    \
-            if (ops[j] < OP_COPY || ops[j] > OP_SIGMOID) return -1;                           \
-        if (threads <= 1 || chunk <= 0 || chunk >= n) return chain_##SUFFIX(x, y, n, ops, nops);\
+            if (ops[j] < OP_COPY || ops[j] > OP_LAST || (ops[j] >= OP_ADD_C && !consts))      \
+                return -1;                                                                    \
+        if (threads <= 1 || chunk <= 0 || chunk >= n)                                         \
+            return chain_##SUFFIX(x, y, n, ops, consts, nops);                                \
         int64_t tasks = (n + chunk - 1) / chunk, applied = 0;                                 \
         _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1) reduction(+ : applied)")\
         for (int64_t t = 0; t < tasks; t++) {                                                 \
             int64_t a = t * chunk, b = a + chunk < n ? a + chunk : n;                         \
-            applied += chain_##SUFFIX(x + a, y + a, b - a, ops, nops);                        \
+            applied += chain_##SUFFIX(x + a, y + a, b - a, ops, consts, nops);                \
         }                                                                                     \
         return applied;                                                                       \
     }
@@ -176,7 +207,7 @@ DEFINE_CHAIN(float, f32)
 DEFINE_CHAIN(double, f64)
 
 /* The ABI version _cpu_fuse.py expects; bump it with any change of the op codes or calls. */
-int umx_kernels_version(void) { return 6; }
+int umx_kernels_version(void) { return 7; }
 
 /* Whether `threads` > 1 really runs on several threads (built with OpenMP). */
 int umx_kernels_threaded(void) {
@@ -197,6 +228,7 @@ typedef struct {
     void *y;
     int64_t n;
     const int32_t *ops;
+    const double *consts;
     int32_t nops, threads;
     int64_t chunk;
 } chain_job;
@@ -216,8 +248,10 @@ static void *chain_helper(void *unused) {
         while (job_state != 1) pthread_cond_wait(&job_cv, &job_mu);
         chain_job j = job;
         pthread_mutex_unlock(&job_mu);
-        int64_t rc = j.f64 ? umx_chain_f64(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk)
-                           : umx_chain_f32(j.x, j.y, j.n, j.ops, j.nops, j.threads, j.chunk);
+        int64_t rc = j.f64 ? umx_chain_f64(j.x, j.y, j.n, j.ops, j.consts, j.nops, j.threads,
+                                           j.chunk)
+                           : umx_chain_f32(j.x, j.y, j.n, j.ops, j.consts, j.nops, j.threads,
+                                           j.chunk);
         pthread_mutex_lock(&job_mu);
         job_rc = rc;
         job_state = 2;
@@ -237,7 +271,7 @@ static void chain_after_fork(void) {
 /* Returns 0 once the chain is handed over, -2 when no helper thread could be started, -3
  * while another chain runs in the background. */
 int umx_chain_start(int32_t f64, const void *x, void *y, int64_t n, const int32_t *ops,
-                    int32_t nops, int32_t threads, int64_t chunk) {
+                    const double *consts, int32_t nops, int32_t threads, int64_t chunk) {
     pthread_mutex_lock(&job_mu);
     if (job_state != 0) {
         pthread_mutex_unlock(&job_mu);
@@ -253,7 +287,7 @@ int umx_chain_start(int32_t f64, const void *x, void *y, int64_t n, const int32_
         if (!fork_handler_set) fork_handler_set = pthread_atfork(NULL, NULL, chain_after_fork) == 0;
         helper_started = 1;
     }
-    chain_job j = {f64, x, y, n, ops, nops, threads, chunk};
+    chain_job j = {f64, x, y, n, ops, consts, nops, threads, chunk};
     job = j;
     job_state = 1;
     pthread_cond_signal(&job_cv);

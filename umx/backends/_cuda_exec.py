@@ -50,6 +50,8 @@ class GpuExecutor(Executor):
     inline_ok = True
     gpu = True
     fusable = _fuse.kinds()
+    fusable_binary = _fuse.binary_kinds()
+    max_consts = _fuse.MAX_CONSTS
 
     def __init__(self, stream) -> None:
         super().__init__(stream)
@@ -201,7 +203,7 @@ class GpuExecutor(Executor):
         to the chain). Returns True if it failed."""
         last = chain[-1]
         try:
-            src = chain[0]._inputs[0]
+            src = chain.source()
             if chain.prep:
                 self._wait_inputs(chain.prep)
             if src._error is not None:
