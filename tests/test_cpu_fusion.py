@@ -638,3 +638,26 @@ def test_without_the_library_a_chain_with_constants_runs_op_by_op(monkeypatch, r
     y = _steps(x, steps)
     monkeypatch.setattr(_cpu_fuse, "available", lambda: False)  # after the walk: at run time
     assert _same(np.array(y), _steps_reference(x, steps))
+
+
+def test_a_constant_is_the_value_the_walk_found(rng):
+    # A setitem on the constant's array object rebinds that object to a new node: the run
+    # found before it keeps the value it was built with (it read nan here, once).
+    from umx import _eval
+
+    xn = rng.standard_normal(40).astype(np.float32)
+    c = mx.array(2.0)
+    y = mx.negative(mx.abs(mx.negative(mx.multiply(mx.array(xn), c))))
+    ((_, chain),) = _eval._topo([y], False)[0]
+    c[...] = 5.0
+    assert np.array_equal(_cpu_fuse.run_chain(chain, xn), -np.abs(xn * np.float32(2)))
+
+
+def test_an_evaluated_reduction_is_a_constant(calls, rng):
+    xn = rng.standard_normal(50).astype(np.float32)
+    x = mx.array(xn)
+    s = mx.sum(x)
+    mx.eval(s)  # a NumPy scalar now
+    y = mx.exp(mx.add(mx.multiply(x, s), 1.0))
+    np.testing.assert_allclose(np.array(y), np.exp(xn * np.array(s) + 1), rtol=1e-6)
+    assert calls == [3]

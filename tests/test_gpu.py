@@ -577,6 +577,29 @@ def test_fused_chains_with_constants_match_the_cpu_bit_for_bit(monkeypatch):
     assert launches == [45, 45]
 
 
+def test_fusing_maximum_and_minimum_changes_no_gpu_result():
+    # Fused, they follow CuPy's rules, as op by op on a GPU stream (signed zeros, nan).
+    vals = np.array([0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1.0, -1.0], np.float32)
+    steps = [
+        (mx.maximum, 0.0, False), (mx.minimum, -0.0, True), (mx.maximum, -0.0, True),
+        (mx.minimum, 0.0, False), (mx.add, 0.0, False), (mx.maximum, np.nan, False),
+    ]  # fmt: skip
+    for k in range(len(steps) - 2):
+        fused = one_by_one = mx.array(vals)
+        for op, c, first in steps[k : k + 3]:
+            fused = op(c, fused, stream=mx.gpu) if first else op(fused, c, stream=mx.gpu)
+            one_by_one = (
+                op(c, one_by_one, stream=mx.gpu) if first else op(one_by_one, c, stream=mx.gpu)
+            )
+            mx.eval(one_by_one)  # evaluated at each step: never fused
+        f, o = np.array(fused), np.array(one_by_one)
+        nan = np.isnan(o)
+        assert np.array_equal(np.isnan(f), nan)
+        assert np.array_equal(
+            np.where(nan, 0, f).view(np.uint32), np.where(nan, 0, o).view(np.uint32)
+        )
+
+
 def test_a_run_with_more_constants_than_a_kernel_takes_is_cut(monkeypatch):
     from umx.backends import _cuda_fuse
 

@@ -32,8 +32,10 @@ class Chain(list):
     binary op with a constant ``(class, side)``, side 0 for ``x op c`` and 1 for ``c op x``.
     It is what a backend caches its kernel by (constants are arguments, not part of it).
     The graph walk collects it as it checks each node's class (a second pass over 500 nodes
-    cost ~11 us here, ~18 on the H100 host). ``consts`` holds the constants' arrays (0-d,
-    on the host, of the chain's dtype), first to last. The nodes before the last are
+    cost ~11 us here, ~18 on the H100 host). ``consts`` holds the constants' values (0-d
+    NumPy buffers or scalars of the chain's dtype, taken when the walk found them: a
+    setitem on the array object later gives that object a new node, not the chain a new
+    value), first to last. The nodes before the last are
     private to the run (only their consumer holds them). Holding them here also frees them
     one by one when the chain is dropped, not as a 500-deep cascade from the last node (~40%
     slower on the H100 host). ``prep`` lists the first node's input when it comes from
@@ -67,23 +69,26 @@ class Chain(list):
         return ins[1] if self.key[0][1] else ins[0]
 
     def steps(self):
-        """(node, key entry, constant array or None) for each node, first to last."""
+        """(node, key entry, constant value or None) for each node, first to last."""
         consts = iter(self.consts)
         for n, e in zip(self, self.key):
             yield n, e, (next(consts) if type(e) is tuple else None)
 
 
 def const_operand(node, dtype):
-    """``(other input, (class, side), constant)`` when ``node`` (two inputs) combines an
-    input of its own shape with a constant: a computed 0-d host array of ``dtype`` (a
-    Python scalar becomes one at graph-build time). Else None."""
+    """``(other input, (class, side), constant value)`` when ``node`` (two inputs) combines
+    an input of its own shape with a constant: a computed 0-d host array of ``dtype`` (a
+    Python scalar becomes one at graph-build time; an evaluated reduction holds a NumPy
+    scalar). Else None."""
     a, b = node._inputs
-    if b._shape == () and type(b._data) is _ndarray and b._dtype is dtype:
-        if a._shape == node._shape:
-            return a, (type(node._prim), 0), b
-    if a._shape == () and type(a._data) is _ndarray and a._dtype is dtype:
-        if b._shape == node._shape:
-            return b, (type(node._prim), 1), a
+    if b._shape == () and b._dtype is dtype and a._shape == node._shape:
+        d = b._data
+        if type(d) is _ndarray or isinstance(d, np.generic):
+            return a, (type(node._prim), 0), d
+    if a._shape == () and a._dtype is dtype and b._shape == node._shape:
+        d = a._data
+        if type(d) is _ndarray or isinstance(d, np.generic):
+            return b, (type(node._prim), 1), d
     return None
 
 

@@ -383,9 +383,9 @@ class CpuExecutor(Executor):
                         if const is None:
                             x = c._prim.eval(np, x)
                         elif entry[1]:  # the constant is the first operand
-                            x = c._prim.eval(np, const._data, x)
+                            x = c._prim.eval(np, np.asarray(const), x)
                         else:
-                            x = c._prim.eval(np, x, const._data)
+                            x = c._prim.eval(np, x, np.asarray(const))
                 out = x
             last._data = out
             if not retain_graph:  # as the unfused loops (a trace began since it was queued)

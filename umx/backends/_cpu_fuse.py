@@ -257,7 +257,7 @@ def _op_codes(key) -> list:
 def _constants(chain, nops: int, where) -> np.ndarray:
     """Each op's constant, as the kernel reads them (0 for unary ops)."""
     values = np.zeros(nops)
-    values[where] = [c._data for c in chain.consts]
+    values[where] = chain.consts
     return values
 
 

@@ -25,16 +25,16 @@ EXPRS = {
     "ceil": "ceil(v)", "copy": "v", "stop_gradient": "v",
 }  # fmt: skip
 # Binary ops with a constant {c}, by (primitive name, side): side 0 is v op c, side 1 is
-# c op v. maximum and minimum as NumPy's (and the CPU kernels'): nan wins, and equal
-# operands give the second.
+# c op v. maximum and minimum as CuPy's, which runs them unfused on a GPU stream (a nan
+# gives nan; otherwise fmax / fmin, where 0.0 is above -0.0): fusing changes no result.
 BINARY_EXPRS = {
     ("add", 0): "v + {c}", ("add", 1): "{c} + v", ("subtract", 0): "v - {c}",
     ("subtract", 1): "{c} - v", ("multiply", 0): "v * {c}", ("multiply", 1): "{c} * v",
     ("divide", 0): "v / {c}", ("divide", 1): "{c} / v",
-    ("maximum", 0): "(v != v ? v : v > {c} ? v : {c})",
-    ("maximum", 1): "({c} != {c} ? {c} : {c} > v ? {c} : v)",
-    ("minimum", 0): "(v != v ? v : v < {c} ? v : {c})",
-    ("minimum", 1): "({c} != {c} ? {c} : {c} < v ? {c} : v)",
+    ("maximum", 0): "(isnan(v) || isnan({c}) ? v + {c} : max(v, {c}))",
+    ("maximum", 1): "(isnan({c}) || isnan(v) ? {c} + v : max({c}, v))",
+    ("minimum", 0): "(isnan(v) || isnan({c}) ? v + {c} : min(v, {c}))",
+    ("minimum", 1): "(isnan({c}) || isnan(v) ? {c} + v : min({c}, v))",
 }  # fmt: skip
 # The constants of one kernel are its scalar arguments: a longer run is cut into several.
 MAX_CONSTS = 128
@@ -97,6 +97,6 @@ def run_chain(cupy, chain, x):
         )
 
     kernel = cached_kernel(_KERNELS, chain, build)
-    if chain.consts:  # 0-d host arrays of the chain's dtype: exact as Python floats
-        return kernel(x, *[float(c._data) for c in chain.consts])
+    if chain.consts:  # host values of the chain's dtype: exact as Python floats
+        return kernel(x, *[float(c) for c in chain.consts])
     return kernel(x)
