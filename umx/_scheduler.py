@@ -369,12 +369,8 @@ class CpuExecutor(Executor):
             src = chain.source()
             x = src._data
             if type(x) is not _ndarray:  # from another stream or device, or it failed
-                for i in chain.prep or ():
-                    if i._data is None and i._error is None:
-                        i._stream.executor.wait_for(i._seq)
-                if src._error is not None:
-                    raise src._error
-                x = cpu_input(src)  # waits for a GPU producer, copies or views
+                _wait_producers(chain.prep or ())
+                x = _host_input(src)
             if _cpu_fuse.available():
                 out = _cpu_fuse.run_chain(chain, x, meanwhile)
             else:  # no compiler here: op by op
@@ -403,18 +399,25 @@ class CpuExecutor(Executor):
 
     def prepare(self, n, prep):
         """Inputs of a node that waits on other streams or reads foreign buffers."""
-        for i in prep:
-            if i._data is None and i._error is None:
-                i._stream.executor.wait_for(i._seq)
-        args = []
-        for i in n._inputs:
-            if i._error is not None:
-                raise i._error
-            d = i._data
-            if type(d) is not np.ndarray and not isinstance(d, np.generic):
-                d = cpu_input(i)  # waits for the GPU producer, copies or views
-            args.append(d)
-        return args
+        _wait_producers(prep)
+        return [_host_input(i) for i in n._inputs]
+
+
+def _wait_producers(prep) -> None:
+    """Wait for the inputs in ``prep`` that other streams still compute."""
+    for i in prep:
+        if i._data is None and i._error is None:
+            i._stream.executor.wait_for(i._seq)
+
+
+def _host_input(i):
+    """Computed input ``i``'s values for a NumPy kernel (raises the error it failed with)."""
+    if i._error is not None:
+        raise i._error
+    d = i._data
+    if type(d) is not np.ndarray and not isinstance(d, np.generic):
+        d = cpu_input(i)  # waits for the GPU producer, copies or views
+    return d
 
 
 _ndarray = np.ndarray
