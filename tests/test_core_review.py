@@ -58,7 +58,7 @@ def test_eval_inside_vmap_of_arrays_not_mapped_is_allowed():
     with pytest.raises(ValueError, match=r"\[async_eval\] Not allowed"):
         mx.vmap(lambda a: (mx.async_eval(a), a)[1])(x)
     assert mx.eval(mx.exp(x)) is None  # the refusal ends with the trace, errors included
-    assert mx._eval.vmap_tracing == 0
+    assert mx._eval.stand_ins_live == 0
 
 
 def test_array_of_an_array_stays_in_the_graph():

@@ -7,7 +7,7 @@ and the scheduler runs independent streams at the same time.
 from __future__ import annotations
 
 from . import _device
-from ._array import array
+from ._array import ArrayIterator, ArrayLike, array
 from ._device import (
     Device,
     DeviceType,
@@ -24,6 +24,7 @@ from ._device import (
     new_thread_unsafe_stream,
     set_default_device,
     set_default_stream,
+    StreamContext,
     stream,
 )
 from ._dtypes import (
@@ -58,10 +59,12 @@ from ._dtypes import (
     uint64,
     unsignedinteger,
 )
+from ._compile import compile, disable_compile, enable_compile
 from ._eval import async_eval, eval
 from ._interop import from_dlpack
-from ._printing import printoptions, set_printoptions
+from ._printing import PrintOptions, get_printoptions, printoptions, set_printoptions
 from ._trace import profile
+from ._io import load, save, save_gguf, save_safetensors, savez, savez_compressed
 from ._dot import export_to_dot
 from .transforms import checkpoint, custom_function, grad, jvp, value_and_grad, vjp, vmap
 from ._version import __version__
@@ -69,6 +72,7 @@ from .ops import _methods
 from .ops.binary import *  # noqa: F403 - each family lists its public names in __all__
 from .ops.composite import *  # noqa: F403
 from .ops.creation import *  # noqa: F403
+from .ops.depends import *  # noqa: F403
 from .ops.einsum import *  # noqa: F403
 from .ops.index import *  # noqa: F403
 from .ops.join import *  # noqa: F403
@@ -84,6 +88,7 @@ from .ops.unary import *  # noqa: F403
 from . import cuda, metal  # noqa: E402  (after the ops: they only probe backends)
 from . import random  # noqa: E402
 from . import linalg  # noqa: E402
+from . import distributed  # noqa: E402
 from .memory import *  # noqa: E402,F403 - get_active_memory, set_memory_limit, ...
 
 cpu = DeviceType.cpu

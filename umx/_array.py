@@ -7,7 +7,7 @@ import numpy as np
 from . import _dtypes as dt
 from . import _host_memory
 
-__all__ = ["array", "node", "as_array", "constant"]
+__all__ = ["array", "ArrayIterator", "ArrayLike", "node", "as_array", "constant"]
 
 _new = object.__new__
 
@@ -161,7 +161,7 @@ class array:
     def __iter__(self):
         if not self._shape:
             raise TypeError("iter() 0-dimensional array.")
-        return (self[i] for i in range(self._shape[0]))
+        return ArrayIterator(self)
 
     def __bool__(self) -> bool:
         return bool(self.item())
@@ -377,3 +377,35 @@ def _checked(raw: np.ndarray, d: dt.Dtype) -> np.ndarray:
         raw = raw.real  # MLX keeps the real part
     with np.errstate(over="ignore", invalid="ignore"):
         return raw.astype(d.np)
+
+
+class ArrayIterator:
+    """Iterates over the first axis of an array, yielding ``a[0]``, ``a[1]``, ..."""
+
+    __slots__ = ("_array", "_next")
+
+    def __init__(self, a: array) -> None:
+        self._array = a
+        self._next = 0
+
+    def __iter__(self) -> ArrayIterator:
+        return self
+
+    def __next__(self) -> array:
+        i = self._next
+        if i >= self._array._shape[0]:
+            raise StopIteration
+        self._next = i + 1
+        return self._array[i]
+
+
+class ArrayLike:
+    """Wraps any object with an ``__mlx_array__`` method so ops take it as an array."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, arg: object, /) -> None:
+        self._obj = arg
+
+    def __mlx_array__(self) -> array:
+        return self._obj.__mlx_array__()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import threading
-from contextlib import contextmanager
 
 __all__ = [
     "Device",
@@ -286,20 +285,36 @@ def resolve_stream(s) -> Stream:
     raise TypeError(f"Expected a Stream, Device or DeviceType for stream=, got {s!r}.")
 
 
-@contextmanager
-def stream(s):
-    """Within the block, ops with no ``stream=`` run on ``s`` (a Stream or a Device)."""
-    st = _state
-    old_device, old_defaults = st.device, dict(st.defaults)
-    target = resolve_stream(s)
-    st.device = target.device
-    st.defaults[target.device] = target
-    st.current = None
-    st.by_type.clear()
-    try:
-        yield None  # as MLX's StreamContext
-    finally:
-        st.device = old_device
-        st.defaults = old_defaults
+class StreamContext:
+    """Within a ``with`` block, ops with no ``stream=`` run on the given stream or device.
+
+    Entering makes the target the default device and its stream that device's default;
+    leaving restores both, even when the block raises.
+    """
+
+    __slots__ = ("_target", "_saved")
+
+    def __init__(self, s) -> None:
+        self._target = s
+        self._saved = None
+
+    def __enter__(self) -> None:
+        st = _state
+        target = resolve_stream(self._target)
+        self._saved = (st.device, dict(st.defaults))
+        st.device = target.device
+        st.defaults[target.device] = target
         st.current = None
         st.by_type.clear()
+
+    def __exit__(self, exc_type=None, exc_value=None, traceback=None) -> None:
+        st = _state
+        st.device, st.defaults = self._saved
+        st.current = None
+        st.by_type.clear()
+
+
+def stream(s) -> StreamContext:
+    """A context manager: ops with no ``stream=`` inside it run on ``s`` (a Stream or a
+    Device)."""
+    return StreamContext(s)

@@ -8,6 +8,7 @@ earliest unfinished node is always runnable, hence no deadlock across threads.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from functools import partial
 from sys import getrefcount
 
@@ -23,7 +24,8 @@ _sched_lock = threading.RLock()
 # Set by the CUDA backend: inputs from another device need preparing (a wait or a view).
 mixed_devices = False
 # > 0 while a function is traced by vmap (in any thread; set by umx._vmap).
-vmap_tracing = 0
+stand_ins_live = 0  # > 0 while vmap or compile traces a function with stand-in inputs
+_stand_ins_lock = threading.Lock()
 
 
 class _Tracing(threading.local):
@@ -336,10 +338,23 @@ def _wait(outputs) -> None:
         raise err
 
 
-def _refuse_tracers(outputs) -> None:
-    """Inside vmap, an array that depends on a mapped input has no single value: refuse it."""
-    from ._vmap import VmapSlice
+@contextmanager
+def refusing_stand_ins():
+    """While a transform traces a function, eval refuses arrays that depend on its stand-in
+    inputs (``Primitive.stand_in``): they have no value."""
+    global stand_ins_live
+    with _stand_ins_lock:
+        stand_ins_live += 1
+    try:
+        yield
+    finally:
+        with _stand_ins_lock:
+            stand_ins_live -= 1
 
+
+def _refuse_tracers(outputs) -> None:
+    """Inside vmap or compile, an array that depends on a stand-in input has no single value:
+    refuse it."""
     stack = [o for o in outputs if o._data is None]
     seen = set()
     while stack:
@@ -347,7 +362,7 @@ def _refuse_tracers(outputs) -> None:
         if id(n) in seen or n._data is not None:
             continue
         seen.add(id(n))
-        if type(n._prim) is VmapSlice:
+        if n._prim is not None and n._prim.stand_in:
             raise ValueError(
                 "[eval] Attempting to eval an array during function transformations "
                 "like compile or vmap is not allowed."
@@ -358,7 +373,7 @@ def _refuse_tracers(outputs) -> None:
 def eval(*args) -> None:
     """Compute the arrays in ``args`` (arrays or nested lists / tuples / dicts of them)."""
     outputs = flatten_arrays(args, [])
-    if vmap_tracing:
+    if stand_ins_live:
         _refuse_tracers(outputs)
     drains = _schedule(outputs, inline=True)
     if drains:

@@ -24,6 +24,7 @@ class Primitive:
     __slots__ = ()
     name = "primitive"
     multi = False  # True when eval returns a tuple of outputs (siblings)
+    stand_in = False  # True for the placeholder inputs of a traced function (vmap, compile)
 
     def eval(self, xp, *inputs):
         raise NotImplementedError(f"{self.name} has no eval")

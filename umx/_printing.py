@@ -15,14 +15,29 @@ from . import _dtypes as dt
 
 _EDGE = 3  # entries kept at each end of a summarised axis
 _FLOAT_SPEC = "g"  # C++ stream default; "{p}f" after set_printoptions(precision=p)
+_PRECISION = -1  # as set, for get_printoptions
+
+
+class PrintOptions:
+    """How arrays print: ``precision`` decimal places for floats (``-1``: 6 significant
+    digits). ``get_printoptions`` returns a copy; changing it changes nothing global."""
+
+    def __init__(self, precision: int = -1) -> None:
+        self.precision = precision
 
 
 def set_printoptions(precision: int = -1) -> None:
     """Print floats with ``precision`` decimal places (``-1``: the default, 6 significant
     digits)."""
-    global _FLOAT_SPEC
+    global _FLOAT_SPEC, _PRECISION
     precision = int(precision)
+    _PRECISION = precision
     _FLOAT_SPEC = "g" if precision == -1 else f".{precision if precision >= 0 else 6}f"
+
+
+def get_printoptions() -> PrintOptions:
+    """The print options in force (a copy)."""
+    return PrintOptions(_PRECISION)
 
 
 class _PrintOptionsContext:
@@ -33,13 +48,12 @@ class _PrintOptionsContext:
         self._saved = None
 
     def __enter__(self):
-        self._saved = _FLOAT_SPEC
+        self._saved = _PRECISION
         set_printoptions(self._precision)
         return self
 
     def __exit__(self, *exc) -> None:
-        global _FLOAT_SPEC
-        _FLOAT_SPEC = self._saved
+        set_printoptions(self._saved)
 
 
 def printoptions(precision: int = -1) -> _PrintOptionsContext:

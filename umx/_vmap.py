@@ -4,7 +4,6 @@ looping over the batch and stacking)."""
 
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 
 from . import _device, _eval
@@ -19,6 +18,7 @@ class VmapSlice(Primitive):
 
     __slots__ = ("axis",)
     name = "vmap_slice"
+    stand_in = True
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -96,21 +96,15 @@ def loop_rule(n, inputs, axes, size: int):
     return [stack(p, axis=0) for p in per_output], [0] * len(outs)
 
 
-_tracing_lock = threading.Lock()
-
-
 @contextmanager
 def _vmap_tracing():
     """While ``fun`` is traced, eval refuses arrays that depend on a mapped input."""
-    with _tracing_lock:
-        _eval.vmap_tracing += 1
     _eval.tracing.depth += 1
     try:
-        yield
+        with _eval.refusing_stand_ins():
+            yield
     finally:
         _eval.tracing.depth -= 1
-        with _tracing_lock:
-            _eval.vmap_tracing -= 1
 
 
 def vmap(fun, in_axes=0, out_axes=0):

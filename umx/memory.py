@@ -15,6 +15,7 @@ from . import _host_memory as host
 
 __all__ = [
     "clear_cache",
+    "get_array_buffer_size",
     "get_active_memory",
     "get_cache_memory",
     "get_memory_limit",
@@ -117,3 +118,37 @@ def clear_cache() -> None:
     m = _gpu_mem()
     if m is not None:
         m.clear_cache()
+
+
+def _buffer_of(data) -> tuple[int, int]:
+    """(identity, bytes) of the allocation behind a backend array: views share it."""
+    mem = getattr(getattr(data, "data", None), "mem", None)  # a CuPy array's allocation
+    if mem is not None:
+        return id(mem), int(mem.size)
+    if not hasattr(data, "base"):
+        return id(data), int(data.nbytes)
+    root = data
+    while getattr(root, "base", None) is not None and hasattr(root.base, "nbytes"):
+        root = root.base
+    owner = getattr(root, "base", None)
+    return id(owner if owner is not None else root), int(root.nbytes)
+
+
+def get_array_buffer_size(*args) -> int:
+    """Bytes of the buffers behind the given arrays (each argument an array or a tree of
+    them; other leaves are ignored). A buffer shared by several arrays counts once, with
+    its whole size. The arrays must be evaluated."""
+    from ._array import array
+    from ._tree import tree_flatten
+
+    seen: dict[int, int] = {}
+    for a in tree_flatten(list(args))[0]:
+        if not isinstance(a, array):
+            continue
+        if a._data is None:
+            raise ValueError(
+                "[get_array_buffer_size] Arrays must be evaluated before querying buffer size."
+            )
+        key, size = _buffer_of(a._data)
+        seen[key] = size
+    return sum(seen.values())

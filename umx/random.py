@@ -49,10 +49,11 @@ def key(seed: int) -> array:
 class _RandomState:
     """The global key, as a one-element read-only sequence (``mx.random.state``)."""
 
-    __slots__ = ("_k", "_lock")
+    __slots__ = ("_k", "_lock", "_draw_hook")
 
     def __init__(self, s: int) -> None:
         self._lock = threading.Lock()
+        self._draw_hook = None  # set by mx.compile while it traces with the state as input
         self._set(s)
 
     def _set(self, s: int) -> None:
@@ -60,6 +61,8 @@ class _RandomState:
             self._k = ((s >> 32) & _M32, s & _M32)
 
     def _next(self) -> array:
+        if self._draw_hook is not None:
+            return self._draw_hook()
         with self._lock:
             self._k, sub = rb.split_py(*self._k)
         return _key_array(*sub)

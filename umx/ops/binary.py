@@ -429,12 +429,15 @@ right_shift, RightShift = _declare(
     "right_shift", _as_int(lambda xp, x, y: xp.right_shift(x, y)), "Elementwise ``a >> b``.",
     allowed=_integral, message=_BITWISE_MSG, out_rule=_shift_dtype, zero=True,
 )  # fmt: skip
+# The array-API spellings MLX also exports.
+pow, atan2 = power, arctan2
+bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power",
     "maximum", "minimum", "arctan2", "logaddexp", "equal", "not_equal", "less",
     "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
     "bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift", "logical_xor",
-    "divmod",
+    "divmod", "pow", "atan2", "bitwise_left_shift", "bitwise_right_shift",
 ]  # fmt: skip
 METHODS: dict = {}

@@ -455,6 +455,8 @@ trunc, Trunc = _declare(
 )  # fmt: skip
 
 conj = conjugate
+# The array-API spellings MLX also exports: the same functions under a second name.
+acos, acosh, asin, asinh, atan, atanh = arccos, arccosh, arcsin, arcsinh, arctan, arctanh
 
 
 def _sign(xp, x):
@@ -608,7 +610,8 @@ __all__ = [
     "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "erf", "erfinv", "sigmoid",
     "floor", "ceil", "round", "logical_not", "isnan", "isinf", "isfinite", "isposinf",
     "isneginf", "conjugate", "conj", "real", "imag", "degrees", "radians", "nan_to_num",
-    "bitwise_invert", "stop_gradient", "astype", "positive", "trunc",
+    "bitwise_invert", "stop_gradient", "astype", "positive", "trunc", "acos", "acosh",
+    "asin", "asinh", "atan", "atanh",
 ]  # fmt: skip
 METHODS = {
     "abs": abs, "exp": exp, "log": log, "log1p": log1p, "log2": log2, "log10": log10,
