@@ -35,7 +35,7 @@ def test_same_results_and_one_trace_per_signature():
     f = Counting(_seed)
     c = mx.compile(f)
     a = mx.random.uniform(shape=(16, 8))
-    for k in range(3):
+    for _ in range(3):
         b = mx.random.uniform(shape=(8, 4)) * 1e-3
         got, want = c(a, b), _seed(a, b)
         for g, w in zip(got, want):
