@@ -44,6 +44,22 @@ def exp_chain(lib, b, n=500):
     return run
 
 
+def compiled_exp_chain(lib, b, n=500):
+    """The same chain under ``lib.compile``: traced once, then replayed."""
+
+    def chain(x):
+        for _ in range(n):
+            x = lib.exp(x)
+        return x
+
+    f = lib.compile(chain)
+
+    def run():
+        lib.eval(f(b))
+
+    return run
+
+
 def numpy_exp_chain(b, n=500):
     def run():
         x = b
@@ -75,6 +91,11 @@ def main() -> None:
         "500 exps on 512x4 (us/op)", n,
         median_s(exp_chain(mx, mx.array(bn), n)), median_s(numpy_exp_chain(bn, n)),
         median_s(exp_chain(mlx, mlx.array(bn), n)) if mlx else None,
+    )  # fmt: skip
+    row(
+        "the same, mx.compile'd (us/op)", n,
+        median_s(compiled_exp_chain(mx, mx.array(bn), n)), median_s(numpy_exp_chain(bn, n)),
+        median_s(compiled_exp_chain(mlx, mlx.array(bn), n)) if mlx else None,
     )  # fmt: skip
     print(f"umx overhead benchmark - {machine()}")
     print(table(rows, ["chain", "umx", "NumPy", "MLX cpu", "umx/NumPy", "MLX/NumPy"]))
