@@ -18,6 +18,11 @@ What MLX (0.32.4) does, and umx with it:
   tensors are dequantized to float16.
 - umx also reads int64 and float64 tensors (MLX refuses them); other quantized types
   (Q5_0, Q3_K, the IQ types, ...) raise, as they do in MLX.
+
+One known difference: MLX 0.32.4 dequantizes the second half of each Q4_K sub-block
+pair (the high nibbles) with the first half's scale and min. umx follows GGML's
+reference (llama.cpp's dequantize_row_q4_K, which gguf-py agrees with), so Q4_K values
+differ from MLX's there; Q2_K and Q6_K match MLX bit for bit.
 """
 
 from __future__ import annotations
