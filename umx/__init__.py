@@ -89,6 +89,7 @@ from . import cuda, metal  # noqa: E402  (after the ops: they only probe backend
 from . import random  # noqa: E402
 from . import linalg  # noqa: E402
 from . import fft  # noqa: E402
+from . import fast  # noqa: E402
 from . import distributed  # noqa: E402
 from .memory import *  # noqa: E402,F403 - get_active_memory, set_memory_limit, ...
 
