@@ -71,6 +71,7 @@ from ._version import __version__
 from .ops import _methods
 from .ops.binary import *  # noqa: F403 - each family lists its public names in __all__
 from .ops.composite import *  # noqa: F403
+from .ops.conv import *  # noqa: F403
 from .ops.creation import *  # noqa: F403
 from .ops.depends import *  # noqa: F403
 from .ops.einsum import *  # noqa: F403
