@@ -78,6 +78,7 @@ from .ops.einsum import *  # noqa: F403
 from .ops.index import *  # noqa: F403
 from .ops.join import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
+from .ops.quantized import *  # noqa: F403
 from .ops.reduce import *  # noqa: F403
 from .ops.scan import *  # noqa: F403
 from .ops.scatter import *  # noqa: F403

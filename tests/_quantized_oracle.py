@@ -1,0 +1,125 @@
+"""Reference outputs of MLX 0.32.4 (CPU) for tests/test_quantized.py, recorded with the
+oracle: SHA-256 digests (first 16 hex digits) of the raw bytes of quantize / dequantize
+outputs on ``crafted`` inputs, and a few small cases written out in full.
+
+``AFFINE_DIGESTS["dtype/bits/group_size"]`` = "digest(w_q) digest(scales+biases) digest(dequantize)"
+for ``crafted(8, 256, 1)``; ``FP_DIGESTS["dtype/mode[/g]"]`` = "digest(w_q) digest(scales)
+digest(dequantize(dtype=dtype))" for ``crafted(8, 128, 2)`` (``/g``: global scale 37.5,
+dequantized to float32). ``LITERAL``: packed words, scales, biases of ``crafted(4, 64, 3)[2:4]``
+(affine, group size 32; ``affine2_f16``: float16, group size 64, scales / biases as their
+uint16 bits) and of its first 32 columns (fp modes).
+"""
+
+# fmt: off
+AFFINE_DIGESTS = {
+    "float32/1/32": "ec3f974924e6028a 74b79a7490741169 d87b00889efc0f84",
+    "float32/1/64": "9fd89e83bef66255 ca12113d4a6d77eb 50540bffd99b8f5d",
+    "float32/1/128": "fc16af55fcbab481 ad30327e2a633380 fe3b9e66cb0e793c",
+    "float32/2/32": "7a43b02955165b7c 3224e5f611b5d357 35f45bde30688894",
+    "float32/2/64": "a48bac166ea9085d 111fe420ee4b0562 35e3689cc884d52e",
+    "float32/2/128": "b2a3d8b055ceb460 18b8b68dc59bced4 1c322617c3a92ecc",
+    "float32/3/32": "07af8b6a06bf32cc 96dc6c53fc98168c e63cc87356d4c7ec",
+    "float32/3/64": "eb0d33f043df8928 12cbb815fa0b6efb c084418317a661e4",
+    "float32/3/128": "e4a62c4f0e86961f 5c8e3c503b5abfe8 4368a4a67d0204d0",
+    "float32/4/32": "f7c884f13a77fc8b ac531c334d00700b fa2a666971c23d2b",
+    "float32/4/64": "48461268085d91ed 74107cfa7062e41d bd4835052557c070",
+    "float32/4/128": "057da397c7a9421a 1b501811f9903df2 086023999dd0d895",
+    "float32/5/32": "bad9ecb6f5982730 0c49e64bc4201d4f ac10b9f733cbe69c",
+    "float32/5/64": "3743696ef7d447ca 55bfa087a975068d e99e87ecab865f3e",
+    "float32/5/128": "a18b5edd0fdfe068 df2a27457e3065af e225ce75e86cba40",
+    "float32/6/32": "da1d740fe12cff72 b6bc471c7befbffa 2ad66ac0aab3af9a",
+    "float32/6/64": "0b53df7e8918dfd3 e8241622083e57eb cd787108e3df01bc",
+    "float32/6/128": "c7b9d15da32adfe4 8cfc631d85fd41e9 5bd8e3facd1079dd",
+    "float32/8/32": "45f7c8d3424fbb47 a058438e93765288 81cca2c2252e8eed",
+    "float32/8/64": "66f58530b45e6d5e 956b73df6a52a364 8b1df7f7d2153151",
+    "float32/8/128": "7bc607f4db6c5059 cfcf7f65955b7c49 0a66c0673ced84e0",
+    "float16/1/32": "5ce7c14b7e586808 544e6e648da3a3f9 1655cd3bd182f646",
+    "float16/1/64": "6a84c3881be1cda5 2bbb4bb3d6199348 9cb849bc78f68874",
+    "float16/1/128": "50832b44fc9fce8d 5105c528069df3ef 4fccf2ddc693c865",
+    "float16/2/32": "7a43b02955165b7c e52fcf75e6c87f86 dc2dc025a288f6c9",
+    "float16/2/64": "5f178bad63d0f437 5c782040b8d1b197 ae5fc97723a1e470",
+    "float16/2/128": "b2a3d8b055ceb460 8aad8aea631acdfd bcafdf6d60dcbcbd",
+    "float16/3/32": "2d990fc9c7283d9c c4825a9590dd0bf4 d06dbe510bc5ce92",
+    "float16/3/64": "5b038fe2792c9819 78d77e423637e4ef 013f9160edbe4378",
+    "float16/3/128": "d6945226e67b20ff 2dec7b283813176f 34de035aaafb0aa3",
+    "float16/4/32": "f7c884f13a77fc8b 5c6ec8d0f2b0358b 28518a45852ba530",
+    "float16/4/64": "44684993a9538d9e f4353a8ba23b8084 632a43feb66c82bf",
+    "float16/4/128": "9946e7fb0bbb90f2 a78e3b91f2f6b09d 7d6d04058c3289b9",
+    "float16/5/32": "1934084d8be2e269 f8dd87a56520d649 245a51a4909143bb",
+    "float16/5/64": "4ec8ecea77e6180c a77f42867b713b96 50be15dd4e6cb2de",
+    "float16/5/128": "a18b5edd0fdfe068 0ba3f436f02a18cf fd31c599c8e9531f",
+    "float16/6/32": "d054bbc888f19ed8 c1a83da6f63c7c9a 13fbe7ffa22435b0",
+    "float16/6/64": "c6199dcbc9a0857f 7cb0003a31314b0c 601d293d224105b7",
+    "float16/6/128": "c28bd62689e2dc02 9aebebf26666bcb2 52292c734bc3d412",
+    "float16/8/32": "1143c357a700bedc e07856d804fa73e7 ecef7672d16ab493",
+    "float16/8/64": "4bd0a783539868ff ff50b2859988de7a 2bd3faa47b37fb29",
+    "float16/8/128": "9d683956714b4fc5 3d694eab6abee6ee 8633952a5001894b",
+    "bfloat16/1/32": "ad9269de6482cfcf 33ef65de52208ba3 0ec8aa0b2b2c2e7a",
+    "bfloat16/1/64": "6a84c3881be1cda5 a8648615218a47b2 aff6a135ebee8bde",
+    "bfloat16/1/128": "50832b44fc9fce8d 5e2bd43d492acaf8 9d18c49d9ececad2",
+    "bfloat16/2/32": "90f15e756d440f5a 1b8fdb0345e3cf5c fc5741ec735b0a2a",
+    "bfloat16/2/64": "00b1fde0b53af495 da92f147a1be944e d1f3af4e251dbd80",
+    "bfloat16/2/128": "358d50777bb5b171 57b66c51806ed811 73164078c90e8d68",
+    "bfloat16/3/32": "1accd6c24f014a55 d97825803020e2a7 4853f90400ba977b",
+    "bfloat16/3/64": "1ff004abce7d95d7 dca1f2d938573b12 373636f61e5005f7",
+    "bfloat16/3/128": "6a18189e318b1b02 93568139933420a6 9a2b432edfcdfad5",
+    "bfloat16/4/32": "5c70fc48068862f8 886901730286ab3b 099362fffd6d0cee",
+    "bfloat16/4/64": "b3fad09b427bbcad 67119bc9752aa57a 2affe8fcd548f82e",
+    "bfloat16/4/128": "29adf841a4cc71c0 2b2c8c81d4b26e86 f8e4ef3ee8ff12a9",
+    "bfloat16/5/32": "18186de15a37fa53 3df54eca952e3c4a 5ae6b873704dc413",
+    "bfloat16/5/64": "bb47e298fbe15e2b 7a813976856cad19 c770551a26f1b25a",
+    "bfloat16/5/128": "dbcfb4bba2fb6da7 73f30d742ddfcb37 9618603bf472813f",
+    "bfloat16/6/32": "26d3033af629c8b8 533b29569c45c812 360b45464bbb5435",
+    "bfloat16/6/64": "bb16b118d1af3746 ffffa7201a0bf0bc fe48171ba5682307",
+    "bfloat16/6/128": "6280ab0be1b69c7d f62f47b7ea0a7abe ac84dfc4c06c3ed7",
+    "bfloat16/8/32": "99b0ba922eb51f81 1bcb4407d932fdea 994d21737bb2f03f",
+    "bfloat16/8/64": "a5006b33b89c3b0e 3d5bbb4f0b637149 0e256459ef894995",
+    "bfloat16/8/128": "61b02d13f72be93f 42481ac4821b3219 977b3c35d3effdaa",
+}
+FP_DIGESTS = {
+    "float32/mxfp4": "1b458d552cf31f9e 4c0b4922954fed30 873282d7ef50872b",
+    "float32/mxfp8": "f6dcfb9fb82d55ae effd3bf5c88bed9c 00198d2a5564b9cf",
+    "float32/nvfp4": "4db1000dad371747 abc9b11119e0fa0c 5e047e70d933ce27",
+    "float32/nvfp4/g": "c8b22f8feff179c5 e5456ed2fb5bd1fc bb6984956711a4a9",
+    "float16/mxfp4": "1b458d552cf31f9e 4c0b4922954fed30 cc7a9a593c0d7878",
+    "float16/mxfp8": "f26a7b64e13fde5d effd3bf5c88bed9c 00d0575e28201305",
+    "float16/nvfp4": "b970e65ed97e71b0 17fcba47532275ef 15f16c5e4208748d",
+    "float16/nvfp4/g": "c8b22f8feff179c5 e5456ed2fb5bd1fc bb6984956711a4a9",
+    "bfloat16/mxfp4": "267edf105c5b2942 4c0b4922954fed30 0283c9262c716e2f",
+    "bfloat16/mxfp8": "595762a7aa2da4f3 effd3bf5c88bed9c ee985bcf2f06acc6",
+    "bfloat16/nvfp4": "e4b747c3a042c534 2ac9d60f077b31df 148a2d936725304b",
+    "bfloat16/nvfp4/g": "76f80cf1f3b90a6a e5456ed2fb5bd1fc 1d32eab5e254273f",
+}
+LITERAL = {
+    "affine4": [[[1754975727, 1125126981, 3988428901, 1737145567, 1126240820, 4257982582, 1451863006, 1412497700], [4275808630, 1165532109, 1680998419, 4024220295, 1165532109, 1984106514, 4026452904, 879205053]], [[-0.1679999977350235, -0.16733333468437195], [324.6666564941406, 311.875]], [[2.5199999809265137, 2.509999990463257], [-4870.0, -4990.0]]],
+    "affine3": [[[1383226303, 3642377346, 1850456058, 457474122, 1266154329, 1217415758], [1996446491, 2416527817, 3748340584, 21608814, 3949226258, 700002015]], [[-0.35999998450279236, -0.35857143998146057], [695.7142944335938, 712.8571166992188]], [[2.5199999809265137, 2.509999990463257], [-4870.0, -4990.0]]],
+    "affine1": [[[3221487488, 4290774015], [4261421054, 268369951]], [[2.4649999141693115, 2.4649999141693115], [4810.0, 4820.0]], [[0.054999999701976776, 0.04500000178813934], [-4870.0, -4990.0]]],
+    "affine2_f16": [[[1343580863, 1521482405, 4205137925, 1409374895], [1454112425, 4272509953, 1426085291, 1437269930]], [[47800], [26240]], [[16650], [60640]]],
+    "mxfp4": [[[1413685520, 1718052453, 287523925, 1430532624], [161135821, 3722234793, 3723423470, 2426059725]], [[126], [137]]],
+    "mxfp8": [[[1768184399, 1953656941, 2037938037, 2004384122, 1886549109, 1516530029, 1802002766, 1953722735], [3975213811, 3520717801, 4025215201, 4143248369, 4193974776, 4109826041, 3958305266, 3704086502]], [[120], [131]]],
+    "nvfp4": [[[1698968080, 1735882598, 323315319, 1986347808], [2579361535, 4294962635, 4294967295, 2695683823]], [[45, 41], [126, 126]]],
+}
+# fmt: on
+
+# to_fp8 of TO_FP8_INPUT (float32 and float16 inputs gave the same codes).
+TO_FP8_INPUT = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.5,
+    0.3,
+    447.9,
+    464.0,
+    500.0,
+    -1e6,
+    2**-9,
+    2**-10,
+    3 * 2**-11,
+    0.0078125,
+    17.0,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    1e-30,
+]
+TO_FP8 = [0, 128, 56, 188, 42, 126, 126, 126, 254, 1, 0, 1, 4, 88, 126, 254, 126, 0]
