@@ -661,3 +661,18 @@ def test_an_evaluated_reduction_is_a_constant(calls, rng):
     y = _steps(x, [("multiply", s, False), ("add", 1.0, False), "exp"])
     np.testing.assert_allclose(np.array(y), np.exp(xn * np.array(s) + 1), rtol=1e-6)
     assert calls == [3]
+
+
+def test_gpu_kernel_structure_makes_unary_run_lengths_arguments():
+    # Chains that differ only in how long their unary runs are share one CUDA kernel.
+    from umx.backends import _cuda_fuse
+
+    Exp, Sin = type(mx.exp(mx.array(1.0))._prim), type(mx.sin(mx.array(1.0))._prim)
+    Add = type(mx.add(mx.array([1.0]), 2.0)._prim)
+    key = (Exp,) * 7 + ((Add, 0),) * 2 + (Sin,) * 3 + (Exp,)
+    shape, lengths = _cuda_fuse.structure(key)
+    assert shape == (Exp, (Add, 0), (Add, 0), Sin, Exp) and lengths == (7, 3, 1)
+    assert _cuda_fuse.structure((Exp,) * 500 + (Sin,))[0] == _cuda_fuse.structure((Exp, Sin))[0]
+    code = _cuda_fuse.kernel_code(shape)
+    assert "umx_k < n0; umx_k++) v = exp(v);" in code and "n2" in code
+    assert "v = v + c0;" in code and "v = v + c1;" in code

@@ -613,6 +613,27 @@ def test_a_run_with_more_constants_than_a_kernel_takes_is_cut(monkeypatch):
     assert sum(launches) == 300 and max(launches) <= _cuda_fuse.MAX_CONSTS
 
 
+def test_chains_that_differ_in_run_lengths_share_one_kernel():
+    # The lengths of unary runs are kernel arguments: 7 sines then 3 tanhs, or 40 then 5,
+    # compile one kernel, and each gives the CPU's result.
+    from umx.backends import _cuda_fuse
+
+    base = np.linspace(-1.5, 1.5, 257).astype(np.float32)
+    before = len(_cuda_fuse._KERNELS)
+    for n_sin, n_tanh in [(7, 3), (40, 5), (3, 11)]:
+        outs = []
+        for dev in (mx.cpu, mx.gpu):
+            x = mx.array(base)
+            for _ in range(n_sin):
+                x = mx.sin(x, stream=dev)
+            for _ in range(n_tanh):
+                x = mx.tanh(x, stream=dev)
+            outs.append(np.array(x))
+        np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-6)
+        assert np.abs(outs[0]).max() > 0.05  # far from a trivial fixed point
+    assert len(_cuda_fuse._KERNELS) - before == 1
+
+
 def _softmax_ref(x, axes):
     x = x.astype(np.float64)
     with np.errstate(all="ignore"):

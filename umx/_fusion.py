@@ -17,7 +17,7 @@ import numpy as np
 from . import _dtypes as dt
 
 __all__ = [
-    "Chain", "FLOATS", "MIN_CHAIN", "PRIVATE_REFS", "binary_classes", "cached_kernel",
+    "Chain", "FLOATS", "MIN_CHAIN", "PRIVATE_REFS", "binary_classes", "cached", "cached_kernel",
     "const_operand", "unary_classes",
 ]  # fmt: skip
 
@@ -98,16 +98,20 @@ _ndarray = np.ndarray
 _CACHE_MAX = 512  # kernels kept per backend; the cache starts over when full
 
 
-def cached_kernel(cache: dict, chain, build):
-    """The backend's kernel for ``chain`` from ``cache`` (keyed by ``Chain.key``), made by
-    ``build(key)`` on a miss."""
-    key = chain.key
+def cached(cache: dict, key, build):
+    """``cache[key]``, made by ``build(key)`` on a miss (the cache starts over when full)."""
     k = cache.get(key)
     if k is None:
         if len(cache) >= _CACHE_MAX:
             cache.clear()
         k = cache[key] = build(key)
     return k
+
+
+def cached_kernel(cache: dict, chain, build):
+    """The backend's kernel for ``chain`` from ``cache`` (keyed by ``Chain.key``), made by
+    ``build(key)`` on a miss."""
+    return cached(cache, chain.key, build)
 
 
 def binary_classes(names) -> frozenset:

@@ -4,14 +4,15 @@ A CuPy launch costs ~10-15 us of Python and driver time, so a chain of small ele
 ops on a GPU stream is launch-bound. When a batch holds a run of unary elementwise nodes,
 or binary ones with a constant (``x * 2``), where each intermediate is read only by the
 next node (nobody else holds it), the run is compiled once into one ElementwiseKernel
-(cached by its ops; the constants are its arguments) and launched once.
+(cached by its ops; the constants and the lengths of its unary runs are its arguments)
+and launched once.
 """
 
 from __future__ import annotations
 
 from itertools import groupby
 
-from .._fusion import binary_classes, cached_kernel, unary_classes
+from .._fusion import binary_classes, cached, unary_classes
 
 # CUDA C expressions of the unary primitives (by primitive name), over a value ``v``.
 EXPRS = {
@@ -58,45 +59,66 @@ def binary_kinds() -> frozenset:
     return _BINARY_KINDS
 
 
-def kernel_code(key) -> str:
-    """The body of an ElementwiseKernel computing the chain ``key`` (``Chain.key``) from
-    ``x`` into ``y``, the constants in ``c0, c1, ...``; a run of one unary op is a loop
-    (less to compile)."""
-    lines = ["T v = x;"]
-    k = 0
+def structure(key) -> tuple[tuple, tuple]:
+    """``(structure, lengths)`` of the chain ``key`` (``Chain.key``): a run of one unary op
+    is one entry of the structure and its length a kernel argument, so chains that differ
+    only in run lengths (50 exps or 500) share one compiled kernel."""
+    shape, lengths = [], []
     for entry, run in groupby(key):
         n = len(list(run))
+        if type(entry) is tuple:  # each binary op has a constant argument of its own
+            shape.extend([entry] * n)
+        else:
+            shape.append(entry)
+            lengths.append(n)
+    return tuple(shape), tuple(lengths)
+
+
+def kernel_code(shape) -> str:
+    """The body of an ElementwiseKernel computing a chain of ``structure(key)[0]`` from
+    ``x`` into ``y``: unary run ``j`` is a loop of ``n{j}`` steps, the constants are in
+    ``c0, c1, ...``."""
+    lines = ["T v = x;"]
+    k = j = 0
+    for entry in shape:
         if type(entry) is tuple:
             expr = BINARY_EXPRS[entry[0].name, entry[1]]
-            for _ in range(n):
-                lines.append(f"v = {expr.format(c=f'c{k}')};")
-                k += 1
+            lines.append(f"v = {expr.format(c=f'c{k}')};")
+            k += 1
             continue
-        expr = EXPRS[entry.name]
         # (not `i`: ElementwiseKernel's element index)
-        loop = f"for (int umx_k = 0; umx_k < {n}; umx_k++) v = {expr};"
-        lines.append(loop if n > 2 else " ".join([f"v = {expr};"] * n))
+        lines.append(f"for (int umx_k = 0; umx_k < n{j}; umx_k++) v = {EXPRS[entry.name]};")
+        j += 1
     lines.append("y = v;")
     return "\n".join(lines)
 
 
-_KERNELS: dict = {}  # Chain.key -> its compiled kernel
+_CHAINS: dict = {}  # Chain.key -> (its kernel, its run lengths)
+_KERNELS: dict = {}  # structure -> its compiled kernel
+
+
+def _kernel_for(cupy, shape):
+    def build(shape):
+        runs = sum(1 for e in shape if type(e) is not tuple)
+        consts = len(shape) - runs
+        params = "T x" + "".join(f", int32 n{j}" for j in range(runs))
+        params += "".join(f", T c{k}" for k in range(consts))
+        name = f"umx_fused_{len(_KERNELS)}"
+        # No fused multiply-adds: x * a + b rounds twice, as op by op and on the CPU.
+        options = ("--fmad=false",) if consts else ()
+        return cupy.ElementwiseKernel(params, "T y", kernel_code(shape), name, options=options)
+
+    return cached(_KERNELS, shape, build)
 
 
 def run_chain(cupy, chain, x):
     """Launch the fused chain on ``x`` (CuPy array) on the current stream; returns y."""
 
     def build(key):
-        params = "T x" + "".join(f", T c{k}" for k in range(len(chain.consts)))
-        name = f"umx_fused_{len(_KERNELS)}"
-        if not chain.consts:
-            return cupy.ElementwiseKernel(params, "T y", kernel_code(key), name)
-        # No fused multiply-adds: x * a + b rounds twice, as op by op and on the CPU.
-        return cupy.ElementwiseKernel(
-            params, "T y", kernel_code(key), name, options=("--fmad=false",)
-        )
+        shape, lengths = structure(key)
+        return _kernel_for(cupy, shape), lengths
 
-    kernel = cached_kernel(_KERNELS, chain, build)
+    kernel, lengths = cached(_CHAINS, chain.key, build)
     if chain.consts:  # host values of the chain's dtype: exact as Python floats
-        return kernel(x, *[float(c) for c in chain.consts])
-    return kernel(x)
+        return kernel(x, *lengths, *[float(c) for c in chain.consts])
+    return kernel(x, *lengths)
