@@ -60,6 +60,7 @@ from ._dtypes import (
     unsignedinteger,
 )
 from ._compile import compile, disable_compile, enable_compile
+from ._export import FunctionExporter, export_function, exporter, import_function
 from ._eval import async_eval, eval
 from ._interop import from_dlpack
 from ._printing import PrintOptions, get_printoptions, printoptions, set_printoptions
