@@ -220,3 +220,258 @@ def test_streams_recorded_in_the_trace():
         exp_node = [i for i in out._inputs if i._prim is not None][0]
         assert exp_node._stream.device.type == mx.cpu
         assert out.item() == 2.0
+
+
+# -- review fixes: each of these failed before (checked against MLX 0.32.4 where it runs) --
+def test_an_array_passed_twice_gets_a_stand_in_per_position():
+    f = mx.compile(lambda a, b: a - b)
+    x, y = mx.array([1.0, 2.0]), mx.array([10.0, 20.0])
+    assert f(x, x).tolist() == [0.0, 0.0]
+    assert f(x, y).tolist() == [-9.0, -18.0]  # not y - y from the trace of (x, x)
+    g = mx.compile(lambda a, *, b: a * 10 + b)
+    assert g(y, b=y).tolist() == [110.0, 220.0]
+    assert g(y, b=x).tolist() == [101.0, 202.0]
+    z = mx.array([0.0])
+    state = [z, z]  # one array in two places of an ``inputs=`` tree
+
+    def step(d):
+        state[0] = state[0] + d
+        return state[0] - state[1]
+
+    c = mx.compile(step, inputs=state, outputs=state)
+    assert [c(mx.array([1.0])).item() for _ in range(3)] == [1.0, 2.0, 3.0]
+
+
+def test_setitem_on_traced_inputs():
+    def f(a):
+        a[0] = 5.0
+        return a * 2
+
+    c = mx.compile(f)
+    x = mx.array([1.0, 2.0, 3.0])
+    assert c(x).tolist() == [10.0, 4.0, 6.0]
+    assert c(mx.array([7.0, 8.0, 9.0])).tolist() == [10.0, 16.0, 18.0]
+    assert x.tolist() == [1.0, 2.0, 3.0]  # the caller's array is not the traced one
+    params = {"w": mx.array([1.0, 2.0])}
+
+    def step(s):
+        params["w"][0] = 5.0
+        return params["w"] * s
+
+    c = mx.compile(step, inputs=params, outputs=params)
+    assert c(mx.array(2.0)).tolist() == [10.0, 4.0]
+    assert params["w"].tolist() == [5.0, 2.0]
+
+
+def test_state_outputs_left_alone_follow_the_inputs():
+    params = {"w": mx.array([1.0]), "b": mx.array([10.0])}
+
+    def step(x):
+        params["w"] = params["w"] + x
+        return params["w"] + params["b"]
+
+    c = mx.compile(step, inputs=params, outputs=params)
+    assert c(mx.array([1.0])).tolist() == [12.0]
+    params["b"] = mx.array([100.0])
+    assert c(mx.array([1.0])).tolist() == [103.0]
+    assert params["b"].tolist() == [100.0]  # not the value it had when traced
+    assert params["w"].tolist() == [3.0]
+
+
+def test_arrays_in_tuples_of_outputs_keep_the_others_in_place():
+    a = mx.array([1.0])
+    st_ = {"w": mx.array([0.0])}
+
+    def f(x):
+        st_["w"] = st_["w"] + x
+        return x
+
+    c = mx.compile(f, inputs=st_, outputs=[(a,), st_])
+    c(mx.array([5.0]))
+    c(mx.array([5.0]))
+    assert st_["w"].tolist() == [10.0] and a.tolist() == [1.0]
+
+
+def test_nested_compile_runs_inside_the_outer_trace():
+    st_ = mx.random.state
+    inner = mx.compile(lambda a: a + mx.random.uniform(shape=(2,)), inputs=st_, outputs=st_)
+
+    def outer_fun(a):
+        return inner(a) * 2 + mx.random.normal(shape=(2,))
+
+    outer = mx.compile(outer_fun, inputs=st_, outputs=st_)
+    a = mx.zeros((2,))
+    mx.random.seed(3)
+    got = [outer(a).tolist() for _ in range(3)]
+    mx.random.seed(3)
+    assert got == [outer_fun(a).tolist() for _ in range(3)]  # fresh draws, both levels
+    plain = mx.compile(lambda a: a + mx.random.uniform(shape=(2,)))  # no state of its own
+    wrapped = mx.compile(lambda a: plain(a), inputs=st_, outputs=st_)
+    assert wrapped(a).tolist() != wrapped(a).tolist()
+
+    def closes_over_tracer(x):
+        y = x * 2
+        return mx.compile(lambda z: z + y)(x)
+
+    c = mx.compile(closes_over_tracer)
+    assert c(mx.array([1.0, 2.0])).tolist() == [3.0, 6.0]
+    assert c(mx.array([3.0, 2.0])).tolist() == [9.0, 6.0]
+    f = Counting(lambda r: r * 2)
+    inner2 = mx.compile(f)
+    outer2 = mx.compile(lambda r: inner2(r) + 1)
+    assert [outer2(mx.array([float(i)])).item() for i in range(3)] == [1.0, 3.0, 5.0]
+    assert f.calls == 1  # once, in the outer trace
+
+
+def test_random_state_only_in_inputs_or_only_in_outputs():
+    def r(a):
+        return a + mx.random.uniform(shape=(2,))
+
+    a = mx.zeros((2,))
+    mx.random.seed(0)
+    want = r(a).tolist()
+    # Read but not written back: the same keys each call, the state does not move.
+    mx.random.seed(0)
+    k0 = mx.random.state[0].tolist()
+    c = mx.compile(r, inputs=mx.random.state)
+    assert c(a).tolist() == want and c(a).tolist() == want
+    assert mx.random.state[0].tolist() == k0
+    # Written back but not read (MLX): the draw is a constant, and each call puts back the
+    # key the trace left.
+    mx.random.seed(0)
+    c = mx.compile(r, outputs=mx.random.state)
+    assert c(a).tolist() == want and c(a).tolist() == want
+    mx.random.seed(0)
+    r(a)
+    after_one = mx.random.state[0].tolist()
+    mx.random.uniform(shape=(1,))  # moves the state on
+    c(a)
+    assert mx.random.state[0].tolist() == after_one
+
+
+def test_other_threads_draw_real_keys_while_a_trace_reads_the_state():
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def f(a):
+        r = a + mx.random.uniform(shape=(2,))
+        started.set()
+        release.wait(5)
+        return r + mx.random.uniform(shape=(2,))
+
+    st_ = mx.random.state
+    c = mx.compile(f, inputs=st_, outputs=st_)
+    seen = []
+
+    def other():
+        started.wait(5)
+        u = mx.random.uniform(shape=(2,))
+        seen.append(np.array(u))  # evaluates: not a traced key
+        release.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+    c(mx.zeros(2))
+    t.join()
+    assert len(seen) == 1 and seen[0].shape == (2,)
+    assert next(iter(c._tapes.values())).draws == 2
+
+
+def test_concurrent_calls_of_a_stateful_function():
+    import threading
+    import time
+
+    params = {"w": mx.array(0.0)}
+    started, release, second_done = threading.Event(), threading.Event(), threading.Event()
+
+    def step(x):
+        if not started.is_set():
+            started.set()
+            release.wait(5)
+        params["w"] = params["w"] + x
+        return params["w"]
+
+    c = mx.compile(step, inputs=params, outputs=params)
+    errors = []
+
+    def first():  # traces (waiting in ``step``), then calls again once the other is done
+        try:
+            c(mx.array(1.0))
+            second_done.wait(5)
+            c(mx.array(1.0))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    def second():  # meets the first one's trace
+        try:
+            c(mx.array(1.0))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        second_done.set()
+
+    t = threading.Thread(target=first)
+    t.start()
+    started.wait(5)
+    t2 = threading.Thread(target=second)
+    t2.start()
+    time.sleep(0.05)
+    release.set()
+    t.join()
+    t2.join()
+    # Three calls that each add one (the stand-ins of one trace are no other call's inputs).
+    assert not errors and params["w"].item() == 3.0
+
+
+def test_unhashable_arguments_are_refused_and_nan_is_one_signature():
+    c = mx.compile(lambda a, n: a * float(n[0]))
+    with pytest.raises(ValueError, match=r"\[compile\] Function arguments must be trees"):
+        c(mx.ones(1), np.array([3.0]))  # its id could come back for another array
+    assert c(mx.ones(1), (3.0,)).item() == 3.0
+    f = mx.compile(lambda x, s: x + s)
+    for _ in range(3):
+        f(mx.ones(1), float("nan"))
+    assert len(f._tapes) == 1
+
+
+def test_returned_inputs_and_constants_are_new_objects():
+    x = mx.array([1.0, 2.0])
+    f = mx.compile(lambda a: (a, a + 1))
+    o, _ = f(x)
+    o[0] = 9.0
+    assert x.tolist() == [1.0, 2.0]
+    cst = mx.array([5.0, 6.0])
+    g = mx.compile(lambda a: (a + 1, cst))
+    g(x)[1][0] = 100.0
+    assert g(x)[1].tolist() == [5.0, 6.0] and cst.tolist() == [5.0, 6.0]
+    h = mx.compile(lambda a: a + cst)
+    assert h(x).tolist() == [6.0, 8.0]
+    cst[0] = 50.0  # after the trace: the trace keeps the value it read (as MLX)
+    assert h(x).tolist() == [6.0, 8.0]
+    assert mx.grad(lambda a: sum(t.sum() for t in f(a)))(x).tolist() == [2.0, 2.0]
+
+
+def test_a_failed_trace_restores_reassigned_inputs():
+    params = {"w": mx.array([1.0])}
+
+    def bad(x):
+        params["w"] = params["w"] + x
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        mx.compile(bad, inputs=params, outputs=params)(mx.array([1.0]))
+    assert params["w"].tolist() == [1.0]
+
+
+def test_disable_compile_environment_variable_set_to_anything():
+    import subprocess
+    import sys
+
+    code = (
+        "import umx as mx\nn = []\nc = mx.compile(lambda x: n.append(1) or x)\n"
+        "c(mx.ones(1)); c(mx.ones(1)); print(len(n))"
+    )
+    for value, calls in (("", "2"), ("0", "2")):
+        env = {**__import__("os").environ, "MLX_DISABLE_COMPILE": value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert out.stdout.strip() == calls, out.stderr
