@@ -225,9 +225,9 @@ def test_binary_errors():
         mx.add(mx.ones((2, 3)), mx.ones((4,)))
     with pytest.raises(ValueError, match=r"\[remainder\]"):
         mx.remainder(mx.array([1j]), mx.array([1j]))
-    with pytest.raises(ValueError, match=r"\[bitwise_and\]"):
+    with pytest.raises(RuntimeError, match=r"\[bitwise_and\]"):
         mx.bitwise_and(mx.array([1.5]), 1)
-    with pytest.raises(ValueError, match=r"\[left_shift\]"):
+    with pytest.raises(ValueError, match=r"Floating point types not allowed with left shift"):
         mx.array([1.5]) << 1
     with pytest.raises(ValueError, match=r"\[arctan2\]"):
         mx.arctan2(mx.array([1j]), mx.array([1j]))
@@ -322,3 +322,65 @@ def test_casts_of_scalar_operands_stay_in_the_graph_under_transforms():
     assert g.dtype == mx.float16 and g.item() == -0.75
     _, (t,) = mx.jvp(lambda x: x * mx.array(3.0), [x], [mx.array(1.0, mx.float16)])
     assert t.dtype == mx.float32 and t.item() == 3.0
+
+
+def test_bitwise_function_errors_are_runtime_errors_checked_before_broadcast():
+    # MLX: RuntimeError naming the operand dtypes, raised before the shapes are checked.
+    msg = (
+        r"\[bitwise_and\] Only allowed on integer or boolean types but got types int32 and float16"
+    )
+    with pytest.raises(RuntimeError, match=msg):
+        mx.bitwise_and(mx.array([1]), mx.array([[1.0], [2.0]], mx.float16))
+    with pytest.raises(RuntimeError, match="got types int8 and float32"):
+        mx.left_shift(mx.array([1], mx.int8), 1.5)
+    with pytest.raises(RuntimeError, match="got types float16 and float16"):
+        mx.right_shift(mx.array([1]), mx.array([1.0], mx.float16))
+    with pytest.raises(RuntimeError, match=r"\[bitwise_xor\]"):
+        mx.bitwise_xor(1.5, 2)
+
+
+def test_bitwise_operators_refuse_inexact_and_have_no_reflected_forms():
+    i = mx.array([1, 2], mx.int8)
+    for f, what in [
+        (operator.or_, "bitwise or"),
+        (operator.and_, "bitwise and"),
+        (operator.xor, "bitwise xor"),
+        (operator.lshift, "left shift"),
+        (operator.rshift, "right shift"),
+    ]:
+        with pytest.raises(ValueError, match=f"Floating point types not allowed with {what}"):
+            f(i, 1.5)
+        with pytest.raises(ValueError, match="Floating point"):
+            f(mx.array([1.0]), i)
+        with pytest.raises(ValueError, match="Floating point"):
+            f(i, mx.zeros((3, 3)))  # before broadcasting
+        with pytest.raises(TypeError):
+            f(3, i)
+    with pytest.raises(ValueError, match="bitwise inversion"):
+        ~mx.array([1.5])
+    with pytest.raises(TypeError):
+        [[1.0]] @ mx.ones((1, 1))
+    check(i | True, [1, 3], dtype=mx.int8)
+
+
+def test_inplace_operators_update_the_array_object():
+    a = mx.array([1, 2])
+    alias = a
+    before = a * 2
+    a += 1
+    assert a is alias
+    check(alias, [2, 3], dtype=mx.int32)
+    check(before, [2, 4], dtype=mx.int32)
+    b = mx.array([1, 2], mx.int8)
+    alias = b
+    b *= mx.array([[1.5], [2.0]])  # dtype and shape may change, as in MLX
+    check(alias, [[1.5, 3.0], [2.0, 4.0]], dtype=mx.float32)
+    c = mx.array([1, 2])
+    with pytest.raises(ValueError, match="In place division cannot cast"):
+        c /= 2
+    with pytest.raises(ValueError, match="cannot be broadcast"):
+        c += mx.ones((3,))
+    check(c, [1, 2], dtype=mx.int32)
+    h = mx.array([1.0, 2.0], mx.float16)
+    h /= 2
+    check(h, [0.5, 1.0], dtype=mx.float16)

@@ -195,9 +195,13 @@ def _binary(prim: Binary, out_rule=None, allowed=None, message=None, compute=Non
 
     def op(a, b, /, *, stream=None) -> array:
         s = resolve_stream(stream)
+        if name in _BITWISE_NAMES:
+            _check_bitwise(name, a, b)
         a, b, shape, d = promote(a, b, name, s)
         if allowed is not None and not allowed(d):
-            raise ValueError(f"[{name}] {message or 'Not supported for ' + d.name + '.'}")
+            raise (RuntimeError if name in _BITWISE_NAMES else ValueError)(
+                f"[{name}] {message or 'Not supported for ' + d.name + '.'}"
+            )
         if compute is not None:
             c = compute(d)
             if c is not d:
@@ -409,6 +413,34 @@ def divmod(a, b, /, *, stream=None) -> list:
 
 
 _BITWISE_MSG = "Only allowed on integer or boolean types."
+_BITWISE_NAMES = frozenset(
+    ("bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift")
+)
+
+
+def _operand_dtype(x, other):
+    """The dtype ``x`` enters a binary op with (a Python scalar takes the weak result)."""
+    if type(x) is array:
+        return x._dtype
+    if type(other) is array:
+        return _WEAK.get((other._dtype, type(x)))
+    return None
+
+
+def _check_bitwise(name: str, a, b) -> None:
+    # MLX checks the dtypes before broadcasting and raises RuntimeError naming them
+    # (right_shift names the promoted dtype twice).
+    da, db = _operand_dtype(a, b), _operand_dtype(b, a)
+    if da is None or db is None:
+        return
+    d = da if da is db else _PROMOTE[(da, db)]
+    if _integral(d):
+        return
+    if name == "right_shift":
+        da = db = d
+    raise RuntimeError(f"[{name}] {_BITWISE_MSG[:-1]} but got types {da.name} and {db.name}.")
+
+
 bitwise_and, BitwiseAnd = _declare(
     "bitwise_and", lambda xp, x, y: xp.bitwise_and(x, y), "Elementwise bitwise and.",
     allowed=_integral, message=_BITWISE_MSG, zero=True,
