@@ -384,3 +384,13 @@ def test_inplace_operators_update_the_array_object():
     h = mx.array([1.0, 2.0], mx.float16)
     h /= 2
     check(h, [0.5, 1.0], dtype=mx.float16)
+
+
+def test_float_floor_divide_is_floor_of_the_quotient():
+    # MLX computes floor(x / y) for floats (NumPy's fmod-based floor_divide differs).
+    check(mx.array([1.0]) // 0.1, [10.0], dtype=mx.float32)
+    check(mx.floor_divide(mx.array([1.0], mx.float64), 0.1), [10.0], dtype=mx.float64)
+    check(mx.array([np.inf, -np.inf, 7.5]) // -6, [-np.inf, np.inf, -2.0])
+    out = mx.array([-5.0, 5.0]) // np.inf
+    assert np.array_equal(np.signbit(np.array(out)), [True, False])
+    check(out, [0.0, 0.0])
