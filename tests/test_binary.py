@@ -394,3 +394,13 @@ def test_float_floor_divide_is_floor_of_the_quotient():
     out = mx.array([-5.0, 5.0]) // np.inf
     assert np.array_equal(np.signbit(np.array(out)), [True, False])
     check(out, [0.0, 0.0])
+
+
+def test_logical_ops_read_python_numbers_as_truth_values():
+    # MLX: no overflow check against the array's dtype for logical ops.
+    i8, u16 = mx.array([3, 0], mx.int8), mx.array([4, 0], mx.uint16)
+    check(mx.logical_and(i8, -1000), [True, False], dtype=mx.bool_)
+    check(mx.logical_or(u16, -(2**40)), [True, True], dtype=mx.bool_)
+    check(mx.logical_xor(2**40, u16), [False, True], dtype=mx.bool_)
+    check(mx.logical_and(i8, 0.0), [False, False], dtype=mx.bool_)
+    check(mx.logical_and(2, 3), True, dtype=mx.bool_)

@@ -405,6 +405,24 @@ logical_xor, LogicalXor = _declare(
 )  # fmt: skip
 
 
+def _logical(op):
+    # MLX reads a Python number operand of a logical op as a truth value: it is not
+    # converted to the array's dtype, so ``logical_and(int8_array, -1000)`` is no overflow.
+    def f(a, b, /, *, stream=None) -> array:
+        if type(a) in (int, float, complex):
+            a = bool(a)
+        if type(b) in (int, float, complex):
+            b = bool(b)
+        return op(a, b, stream=stream)
+
+    f.__name__ = f.__qualname__ = op.__name__
+    f.__doc__ = op.__doc__
+    return f
+
+
+logical_and, logical_or, logical_xor = map(_logical, (logical_and, logical_or, logical_xor))
+
+
 def divmod(a, b, /, *, stream=None) -> list:
     """``[a // b, a % b]`` elementwise (floor division and remainder with the divisor's sign)."""
     s = resolve_stream(stream)
