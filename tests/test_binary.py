@@ -404,3 +404,11 @@ def test_logical_ops_read_python_numbers_as_truth_values():
     check(mx.logical_xor(2**40, u16), [False, True], dtype=mx.bool_)
     check(mx.logical_and(i8, 0.0), [False, False], dtype=mx.bool_)
     check(mx.logical_and(2, 3), True, dtype=mx.bool_)
+
+
+def test_matmul_operator_takes_arrays_only():
+    a = mx.ones((2, 2))
+    for other in (2, 2.5, [[1.0, 2.0], [3.0, 4.0]], np.ones((2, 2), np.float32)):
+        with pytest.raises(TypeError):
+            a @ other
+    check(a @ a, np.full((2, 2), 2.0))

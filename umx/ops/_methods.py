@@ -15,6 +15,9 @@ def _swap(f):
 def _matmul(a, b):
     from .linalg import matmul
 
+    if not isinstance(b, array):  # MLX's ``@`` takes arrays only
+        raise TypeError(f"__matmul__(): unsupported operand type {type(b).__name__}.")
+
     return matmul(a, b)
 
 
