@@ -391,3 +391,29 @@ def test_kernels_on_cupy():
     got, _ = run_on_cupy(lo)
     np.testing.assert_allclose(cp.asnumpy(got[0]), np.array(lo))
     np.testing.assert_allclose(cp.asnumpy(got[1]), np.array(hi))
+
+
+def test_sum_prod_over_no_axes_keep_the_dtype():
+    # MLX: nothing reduced (0-d input or axis=()) returns the input's dtype unchanged.
+    check(mx.sum(mx.array(4, mx.uint8)), 4, dtype=mx.uint8)
+    check(mx.prod(mx.array(4, mx.int8)), 4, dtype=mx.int8)
+    check(mx.sum(mx.array(True)), True, dtype=mx.bool_)
+    check(mx.prod(mx.array([[4, 5]], mx.uint16), axis=()), [[4, 5]], dtype=mx.uint16)
+    check(mx.sum(mx.array([[1, 2]], mx.int8), axis=(), keepdims=True), [[1, 2]], dtype=mx.int8)
+    check(mx.sum(mx.array([4], mx.uint8)), 4, dtype=mx.uint32)  # reduced: promoted
+
+
+def test_reduction_error_order_matches_mlx():
+    with pytest.raises(ValueError, match="Received empty array"):
+        mx.logsumexp(mx.zeros((2, 0)), axis=5)
+    with pytest.raises(ValueError, match="non-empty axes for array with 0 dimensions"):
+        mx.logsumexp(mx.array(1.0), axis=0)
+    with pytest.raises(ValueError, match="non-empty axes"):
+        mx.logsumexp(mx.array(1.0), axis=(-1,))
+    check(mx.logsumexp(mx.array(1.0), axis=()), 1.0)
+    with pytest.raises(IndexError):
+        mx.logsumexp(mx.zeros((2, 3)), axis=5)
+    with pytest.raises(ValueError, match="Cannot argmax reduce zero size array"):
+        mx.argmax(mx.zeros((3, 0)), axis=5)
+    with pytest.raises(IndexError):
+        mx.argmin(mx.zeros((3, 2)), axis=5)

@@ -157,6 +157,8 @@ class Sum(Reduce):
     name = "sum"
 
     def eval(self, xp, x):
+        if not self.axes:  # nothing reduced: MLX keeps the dtype (see _reduction)
+            return x.copy()
         acc, out = _SUM_NP[x.dtype]
         r = xp.sum(x, axis=self.axes, dtype=acc, keepdims=self.keepdims)
         return r if acc is out else r.astype(out)
@@ -173,6 +175,8 @@ class Prod(Reduce):
     name = "prod"
 
     def eval(self, xp, x):
+        if not self.axes:  # nothing reduced: MLX keeps the dtype (see _reduction)
+            return x.copy()
         acc, out = _SUM_NP[x.dtype]
         r = xp.prod(x, axis=self.axes, dtype=acc, keepdims=self.keepdims)
         return r if acc is out else r.astype(out)
@@ -550,9 +554,11 @@ def _reduction(cls, rule: dict, doc: str, nonempty: bool = False):
         if nonempty:
             _no_empty_axis(a, axes, name)
         keepdims = bool(keepdims)
+        # sum/prod over no axes (a 0-d array, axis=()) return the input's dtype, as MLX.
+        d = a._dtype if not axes and cls in (Sum, Prod) else rule[a._dtype]
         return node(
             _prim(cls, axes, keepdims), (a,), reduced_shape(a._shape, axes, keepdims),
-            rule[a._dtype], resolve_stream(stream),
+            d, resolve_stream(stream),
         )  # fmt: skip
 
     op.__name__ = op.__qualname__ = name
@@ -628,9 +634,12 @@ def logsumexp(a, /, axis=None, keepdims: bool = False, *, stream=None) -> array:
     """``log(sum(exp(a)))`` over ``axis``, computed without overflow."""
     if type(a) is not array:
         a = as_array(a, "logsumexp")
-    axes = reduce_axes(axis, len(a._shape), "logsumexp")
+    # MLX's order: an empty array, then axes on a 0-d array, then the axes' range.
     if a.size == 0:
         raise ValueError("[logsumexp] Received empty array.")
+    if not a._shape and axis is not None and (not isinstance(axis, (list, tuple)) or axis):
+        raise ValueError("[logsumexp] Received non-empty axes for array with 0 dimensions.")
+    axes = reduce_axes(axis, len(a._shape), "logsumexp")
     keepdims = bool(keepdims)
     return node(
         _prim(LogSumExp, axes, keepdims), (a,), reduced_shape(a._shape, axes, keepdims),
@@ -693,15 +702,15 @@ def _arg(cls):
         shape = a._shape
         ndim = len(shape)
         keepdims = bool(keepdims)
+        if isinstance(axis, (list, tuple)):
+            raise TypeError(f"[{name}] axis must be an int or None, got {type(axis).__name__}.")
+        if a.size == 0:  # MLX checks this before the axis
+            raise ValueError(f"[{name}] Cannot {name} reduce zero size array.")
         if axis is None:
             out = (1,) * ndim if keepdims else ()
         else:
-            if isinstance(axis, (list, tuple)):
-                raise TypeError(f"[{name}] axis must be an int or None, got {type(axis).__name__}.")
             axis = _one_axis(axis, ndim, name)
             out = reduced_shape(shape, (axis,), keepdims)
-        if a.size == 0:
-            raise ValueError(f"[{name}] Cannot {name} reduce zero size array.")
         return node(_prim(cls, axis, keepdims), (a,), out, dt.uint32, resolve_stream(stream))
 
     op.__name__ = op.__qualname__ = name
