@@ -250,3 +250,22 @@ def test_mlp_gradients_match_mlx():
     )
     for a, b in zip(g_umx, g_mlx):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-4, atol=1e-5)
+
+
+def test_grad_result_forms_follow_mlx():
+    # One positional argument's gradient alone, whether argnums is 0 or (0,); with
+    # argnames, (positional part, {name: gradient}); no positional part: None.
+    def f(x, y):
+        return (x * y).sum()
+
+    a, b = mx.array([1.0, 2.0]), mx.array([3.0, 4.0])
+    assert isinstance(mx.grad(f, argnums=(0,))(a, b), mx.array)
+    assert isinstance(mx.grad(f, argnums=[1])(a, b), mx.array)
+    assert isinstance(mx.value_and_grad(f, argnums=(0,))(a, b)[1], mx.array)
+    both = mx.grad(f, argnums=(0, 1))(a, b)
+    assert isinstance(both, tuple) and len(both) == 2
+    for nums in (0, (0,)):
+        pos, named = mx.grad(f, argnums=nums, argnames="y")(a, y=b)
+        assert pos.tolist() == [3.0, 4.0] and named["y"].tolist() == [1.0, 2.0]
+    pos, named = mx.grad(f, argnums=[], argnames="y")(a, y=b)
+    assert pos is None and named["y"].tolist() == [1.0, 2.0]

@@ -91,12 +91,10 @@ def value_and_grad(
     if isinstance(argnames, str):
         argnames = (argnames,)
     argnames = tuple(argnames)
-    single = isinstance(argnums, int)
     if argnums is None:
         nums = () if argnames else (0,)
-        single = not argnames
     else:
-        nums = (argnums,) if single else tuple(argnums)
+        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     if len(set(nums)) != len(nums):
         raise ValueError("[grad] Repeat argument index in argnums.")
     for k in nums:
@@ -153,19 +151,11 @@ def value_and_grad(
         it = iter(grads)
         trees = [tree_unflatten(s, [next(it) for _ in leaves]) for leaves, s in zip(flat, structs)]
         pos_trees = trees[: len(pos)]
-        if single:
-            g = pos_trees[0]
-        elif argnames:
-            g = (
-                (
-                    pos_trees[0]
-                    if len(pos_trees) == 1 and isinstance(argnums, int)
-                    else tuple(pos_trees) or None
-                ),
-                dict(zip(argnames, trees[len(pos) :])),
-            )
-        else:
-            g = tuple(pos_trees)
+        # As MLX: one positional argument's gradient alone (argnums=0 or (0,)), several as
+        # a tuple, none as None; with argnames, (that, {name: gradient}).
+        g = pos_trees[0] if len(pos_trees) == 1 else tuple(pos_trees) or None
+        if argnames:
+            g = (g, dict(zip(argnames, trees[len(pos) :])))
         return value, g
 
     return wrapped
