@@ -11,8 +11,8 @@ gives the transform rules.
 On GPU streams CuPy's kernels flush float32 subnormals to zero, so a group whose values are
 subnormal (below 2**-126) can quantize differently there than on the CPU.
 
-``qqmm`` / ``gather_qqmm`` are not provided: MLX's CPU backend does not implement them
-("[QQMatmul] NYI for the general case").
+``qqmm`` / ``gather_qqmm`` (both operands quantized) live in ``matmul_variants.py``; MLX's
+CPU backend checks their arguments but does not compute them ("NYI"), umx does.
 """
 
 from __future__ import annotations
