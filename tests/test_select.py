@@ -273,3 +273,17 @@ def test_kernels_on_cupy():
         exp = np.array(out)
         assert got.dtype == exp.dtype and got.shape == exp.shape, prim
         np.testing.assert_array_equal(got, exp)
+
+
+def test_isclose_allclose_take_arrays_only_and_array_equal_checks_scalar_overflow():
+    x = mx.array([1.0, 2.0])
+    for other in (1.0, 2, [1.0, 2.0], np.ones(2, np.float32)):
+        with pytest.raises(TypeError):
+            mx.isclose(x, other)
+        with pytest.raises(TypeError):
+            mx.allclose(other, x)
+    # array_equal converts a Python scalar as binary ops do (MLX: overflow raises).
+    with pytest.raises(ValueError, match="overflow"):
+        mx.array_equal(mx.array([1], mx.uint8), 2**40)
+    check(mx.array_equal(mx.array(3, mx.uint8), 3.0), True)
+    check(mx.array_equal(mx.array([1]), 1), False)  # shapes differ

@@ -244,6 +244,10 @@ def isclose(
     a, b, /, rtol: float = 1e-05, atol: float = 1e-08, *, equal_nan: bool = False, stream=None
 ) -> array:
     """Elementwise ``|a - b| <= atol + rtol * |b|``; NaNs are equal if ``equal_nan``."""
+    if not (isinstance(a, array) and isinstance(b, array)):  # MLX takes arrays only
+        raise TypeError(
+            f"isclose(): a and b must be arrays, got {type(a).__name__} and {type(b).__name__}."
+        )
     s = resolve_stream(stream)
     a, b, shape, _ = _promote(a, b, "isclose", s)
     return node(IsClose(float(rtol), float(atol), bool(equal_nan)), (a, b), shape, dt.bool_, s)
@@ -253,6 +257,10 @@ def allclose(
     a, b, /, rtol: float = 1e-05, atol: float = 1e-08, *, equal_nan: bool = False, stream=None
 ) -> array:
     """Whether every element of ``a`` and ``b`` is close (see :func:`isclose`)."""
+    if not (isinstance(a, array) and isinstance(b, array)):
+        raise TypeError(
+            f"allclose(): a and b must be arrays, got {type(a).__name__} and {type(b).__name__}."
+        )
     return _all(isclose(a, b, rtol, atol, equal_nan=equal_nan, stream=stream), stream=stream)
 
 
@@ -292,6 +300,11 @@ _ARRAY_EQUAL = {False: ArrayEqual(False), True: ArrayEqual(True)}
 def array_equal(a, b, /, equal_nan: bool = False, *, stream=None) -> array:
     """Whether ``a`` and ``b`` have the same shape and equal values (dtypes may differ)."""
     s = resolve_stream(stream)
+    if isinstance(a, array) != isinstance(b, array) and type(a if isinstance(b, array) else b) in (
+        bool, int, float, complex,
+    ):  # fmt: skip
+        # A Python scalar is converted as in binary ops (MLX: overflow is an error).
+        a, b, _, _ = promote(a, b, "array_equal", s)
     if type(a) is not array:
         a = as_array(a, "array_equal")
     if type(b) is not array:
