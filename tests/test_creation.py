@@ -257,3 +257,17 @@ def test_linspace_of_one_sample_is_computed_in_float32():
     # MLX 0.32.4: 2 and 0.10000000149011612 (start rounded to float32 first)
     assert mx.linspace(1.9999999999999982, 0, 1, dtype=mx.int32).item() == 2
     assert mx.linspace(0.1, 0, 1, dtype=mx.float64).item() == float(np.float32(0.1))
+
+
+def test_arange_stop_step_dtype_overload_and_linspace_endpoint_is_a_bool():
+    # MLX's arange(stop, step, dtype) overload.
+    check(mx.arange(3, 1, mx.int8), [0, 1, 2], dtype=mx.int8)
+    check(mx.arange(3, 0.5, mx.float16), np.arange(0, 3, 0.5), dtype=mx.float16)
+    with pytest.raises(ValueError, match="step must be nonzero"):
+        mx.arange(0.001, 0, mx.float32)
+    check(mx.arange(1, 5, 2, mx.int8), [1, 3], dtype=mx.int8)
+    # The fourth positional argument of linspace is endpoint, a bool only.
+    check(mx.linspace(0, 1, 3, False), [0.0, 1 / 3, 2 / 3], dtype=mx.float32)
+    for bad in (mx.int32, 1):
+        with pytest.raises(TypeError):
+            mx.linspace(0, 1, 3, bad)

@@ -362,6 +362,9 @@ def arange(start=None, stop=None, step=None, dtype=None, *, stream=None) -> arra
     """Values in ``[start, stop)`` spaced by ``step``: ``arange(stop)`` or
     ``arange(start, stop, step)``. Ints give int32 (int64 past its range), any float
     gives float32."""
+    if isinstance(step, dt.Dtype) and dtype is None:
+        # MLX's second overload: arange(stop, step, dtype).
+        start, stop, step, dtype = None, start, stop, step
     if stop is None:
         if start is None:
             raise TypeError("[arange] Missing the stop value.")
@@ -406,6 +409,8 @@ def arange(start=None, stop=None, step=None, dtype=None, *, stream=None) -> arra
 def linspace(start, stop, num=50, endpoint=True, dtype=dt.float32, stream=None) -> array:
     """``num`` evenly spaced samples over ``[start, stop]`` (``[start, stop)`` without
     ``endpoint``)."""
+    if not isinstance(endpoint, (bool, np.bool_)):  # MLX: a bool only (not a dtype, 1, ...)
+        raise TypeError(f"[linspace] endpoint must be a bool, got {type(endpoint).__name__}.")
     num = _int(num, "linspace", "num")
     if num < 0:
         raise ValueError(f"[linspace] number of samples, {num}, must be non-negative.")
