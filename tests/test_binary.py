@@ -391,6 +391,8 @@ def test_float_floor_divide_is_floor_of_the_quotient():
     check(mx.array([1.0]) // 0.1, [10.0], dtype=mx.float32)
     check(mx.floor_divide(mx.array([1.0], mx.float64), 0.1), [10.0], dtype=mx.float64)
     check(mx.array([np.inf, -np.inf, 7.5]) // -6, [-np.inf, np.inf, -2.0])
+    for d in (mx.float16, mx.bfloat16):
+        check(mx.array([np.inf, 1.0], d) // mx.array([100.0, 0.1], d), [np.inf, 10.0], dtype=d)
     out = mx.array([-5.0, 5.0]) // np.inf
     assert np.array_equal(np.signbit(np.array(out)), [True, False])
     check(out, [0.0, 0.0])

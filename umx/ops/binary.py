@@ -245,7 +245,7 @@ def _floor_divide(xp, x, y):
         return xp.true_divide(x, y).astype(x.dtype, copy=False)
     if x.dtype.kind == "b":
         return x & y
-    if x.dtype.kind == "f":  # MLX: floor(x / y) (1.0 // 0.1 == 10, inf // 6 == inf)
+    if x.dtype.kind in "fV":  # MLX: floor(x / y) (1.0 // 0.1 == 10, inf // 6 == inf); V: bf16
         return xp.floor(xp.true_divide(x, y))
     return xp.floor_divide(x, y)
 
