@@ -384,3 +384,30 @@ def test_error_types_match_mlx():
     ]:
         with pytest.raises(exc):
             f()
+
+
+def test_categorical_single_distribution_uses_inverse_cdf():
+    # MLX 0.32.4 samples one distribution (reduced size 1, non-scalar sample shape) by
+    # inverse CDF, not Gumbel-max; values checked against the oracle.
+    k = mx.random.key(49)
+    logits = mx.array([0.3, 1.2, -0.5, 2.0])
+    assert mx.random.categorical(logits, shape=(3,), key=k).tolist() == [0, 1, 3]
+    assert mx.random.categorical(logits, shape=(5,), key=k).tolist() == [1, 3, 0, 3, 1]
+    assert mx.random.categorical(logits, num_samples=3, key=k).tolist() == [0, 1, 3]
+    assert mx.random.categorical(logits[None], num_samples=3, key=k).tolist() == [[0, 1, 3]]
+    # two distributions still use Gumbel-max
+    two = mx.stack([logits, mx.array([1.0, 2.0, 3.0, 4.0])])
+    assert mx.random.categorical(two, num_samples=3, key=k).tolist() == [[3, 3, 1], [3, 3, 3]]
+    out = mx.random.categorical(logits, shape=(2, 3), key=k)
+    assert out.dtype == mx.uint32 and out.tolist() == [[1, 3, 3], [3, 1, 3]]
+
+
+def test_laplace_float64_transforms_in_float64():
+    # MLX widens the float32 uniform draws to float64 before the log1p
+    k = mx.random.key(29)
+    out = np.array(mx.random.laplace((64,), dtype=mx.float64, key=k))
+    lo = float(np.nextafter(np.float32(-1), np.float32(0)))
+    u = np.array(mx.random.uniform(lo, 1.0, (64,), key=k)).astype(np.float64)
+    np.testing.assert_allclose(out, np.sign(u) * np.log1p(-np.abs(u)), rtol=1e-14)
+    first = mx.random.laplace((3,), dtype=mx.float64, key=k)[0].item()
+    assert abs(first - -1.26722893) < 5e-9  # the oracle's value; float32 math gives ...896

@@ -297,7 +297,11 @@ def laplace(shape=(), dtype=dt.float32, loc=0.0, scale=1.0, key=None, *, stream=
     if d.kind != "f":
         raise ValueError("[laplace] Only real floating point types are supported.")
     u = uniform(_NEXT_BELOW_M1, 1.0, shape, dt.float32, key, stream=s)
-    mag = U.log1p(B.multiply(_const(-1.0, dt.float32), U.abs(u, stream=s), stream=s), stream=s)
+    # MLX transforms float64 samples in float64 (the float32 draws widened first), the
+    # narrower dtypes in float32
+    w = d if d is dt.float64 else dt.float32
+    u = U.cast(u, w, s)
+    mag = U.log1p(B.multiply(_const(-1.0, w), U.abs(u, stream=s), stream=s), stream=s)
     out = U.cast(B.multiply(U.sign(u, stream=s), mag, stream=s), d, s)
     if scale != 1.0:
         out = B.multiply(_const(scale, d), out, stream=s)
@@ -339,11 +343,29 @@ def categorical(
     if n == 0 or 0 in gshape:
         if n == 0:
             raise ValueError("[argmax] Cannot argmax reduce zero size array.")
+    if shape and math.prod(reduced) == 1:
+        return _categorical_inverse_cdf(logits, axis, n, shape, key, s)
     g = gumbel(gshape, dt.float32, key, stream=s)
     z = B.add(g, logits, stream=s)
     return node(
         rb.ArgmaxFirst(offset), (z,), z._shape[:offset] + z._shape[offset + 1 :], dt.uint32, s
     )
+
+
+def _categorical_inverse_cdf(logits, axis: int, n: int, shape: tuple, key, s) -> array:
+    """MLX's sampler for a single distribution: one uniform draw per sample, looked up
+    in the unnormalized float32 CDF (``u * total`` against ``cumsum(exp(l - max))``)."""
+    from .ops.reduce import max as _max
+    from .ops.scan import cumsum
+    from .ops.sort import searchsorted
+
+    x = U.cast(logits, dt.float32, s).reshape((n,))
+    e = U.exp(B.subtract(x, _max(x, stream=s), stream=s), stream=s)
+    c = cumsum(e, stream=s)
+    u = uniform(0.0, 1.0, shape, dt.float32, key, stream=s)
+    idx = searchsorted(c, B.multiply(u, c[n - 1], stream=s), side="right", stream=s)
+    idx = B.minimum(idx, _const(n - 1, idx._dtype), stream=s)  # rounding can pass the top
+    return U.cast(idx, dt.uint32, s)
 
 
 class _ExpandLast(rb.Primitive):
