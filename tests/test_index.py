@@ -551,3 +551,16 @@ def test_slice_start_is_dynamic():
     ref = x.copy()
     ref[1:3, 3:5] = -_arange((2, 2)) - 1
     check(mx.slice_update(a, u, mx.array([1, 3]), (0, 1)), ref)
+
+
+def test_out_of_bounds_int_index_is_also_a_value_error():
+    # MLX raises ValueError (from its squeeze) for a static int past the end; umx's error
+    # is both an IndexError and a ValueError
+    a = mx.zeros((2, 3))
+    for f in (lambda: a[2, 0], lambda: a[0, 3], lambda: a[None, 2], lambda: mx.take(a, 2, 0)):
+        with pytest.raises(ValueError):
+            f()
+        with pytest.raises(IndexError):
+            f()
+    with pytest.raises(ValueError):  # MLX: "Invalid number of starting positions"
+        mx.slice(mx.array(1.0), mx.array([0]), (0,), ())

@@ -42,6 +42,11 @@ class _Arr:
         return f"<idx{self.i}>"
 
 
+class BoundsError(IndexError, ValueError):
+    """An index or axis out of range. MLX raises ValueError for these where NumPy and
+    Python raise IndexError; being both keeps either ``except`` working."""
+
+
 def _hashable(key: tuple) -> tuple:
     return tuple(("s", k.start, k.stop, k.step) if type(k) is _slice else k for k in key)
 
@@ -132,7 +137,7 @@ def _parse(shape: tuple, key):
             out.append(len(range(*k.indices(n))))
         elif type(k) is int:
             if not -n <= k < n:
-                raise IndexError(f"Index {k} is out of bounds for axis {axis} with size {n}.")
+                raise BoundsError(f"Index {k} is out of bounds for axis {axis} with size {n}.")
             if k < 0:
                 items[pos] = k + n
             if arrays:
@@ -197,7 +202,7 @@ def getitem(a: array, key) -> array:
     if type(key) is int and shape:  # the common fast path
         n = shape[0]
         if not -n <= key < n:
-            raise IndexError(f"Index {key} is out of bounds for axis 0 with size {n}.")
+            raise BoundsError(f"Index {key} is out of bounds for axis 0 with size {n}.")
         if key < 0:
             key += n
         return node(Index((key,)), (a,), shape[1:], a._dtype, resolve_stream(None))
@@ -255,7 +260,7 @@ def take(a, /, indices, axis=None, *, stream=None) -> array:
         n = a.size if axis is None else a._shape[axis]
         i = int(indices)
         if not -n <= i < n:
-            raise IndexError(f"[take] Index {i} is out of bounds for axis {axis} with size {n}.")
+            raise BoundsError(f"[take] Index {i} is out of bounds for axis {axis} with size {n}.")
         i = i + n if i < 0 else i
         if axis is None:
             return node(Take(None), (a, array(i, dt.int32)), (), a._dtype, s)
@@ -373,7 +378,7 @@ def _check_start(start, axes, nd: int, op: str):
     out = []
     for ax in axes:
         if not -nd <= ax < nd:
-            raise IndexError(f"[{op}] Invalid axis {ax} for array with dimension {nd}.")
+            raise BoundsError(f"[{op}] Invalid axis {ax} for array with dimension {nd}.")
         out.append(ax + nd if ax < 0 else ax)
     return tuple(out)
 
