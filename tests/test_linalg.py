@@ -366,3 +366,10 @@ def test_matmul_on_cpu_stream_and_laziness(rng):
     y = mx.matmul(x, x, stream=mx.cpu)
     assert y._data is None  # lazy until evaluated
     _close(y, a @ a)
+
+
+def test_kron_empty_raises():
+    with pytest.raises(ValueError, match="kron"):
+        mx.kron(mx.zeros((2, 0)), mx.ones(2))
+    with pytest.raises(ValueError, match="kron"):
+        mx.kron(mx.ones(()), mx.zeros((0,)))

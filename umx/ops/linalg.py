@@ -288,6 +288,8 @@ def kron(a, b, /, *, stream=None) -> array:
     a = as_array(a, "kron")
     b = as_array(b, "kron")
     s = resolve_stream(stream)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("[kron] Input arrays cannot be empty.")
     d = _PROMOTE[(a._dtype, b._dtype)]
     n = max(a.ndim, b.ndim)
     sa = (1,) * (n - a.ndim) + a._shape
