@@ -257,3 +257,20 @@ def test_det_dtypes():
     sign, logabs = L.slogdet(_m(np.array([[1.0, 2.0], [2.0, 4.0]], np.float32)))
     check(sign, np.array(0.0, np.float32))
     check(logabs, np.array(-np.inf, np.float32))
+
+
+def test_solve_checks_the_matrix_dtype_before_promoting():
+    # MLX factors ``a`` in its own dtype: a half or int ``a`` is refused, a half ``b`` promotes
+    for d in (mx.float16, mx.bfloat16, mx.int32):
+        with pytest.raises(ValueError, match="float32 or float64"):
+            mx.linalg.solve(mx.eye(2, dtype=d), mx.ones(2))
+        with pytest.raises(ValueError, match="float32 or float64"):
+            mx.linalg.solve_triangular(mx.eye(2, dtype=d), mx.ones((2, 2)))
+    assert mx.linalg.solve(mx.eye(2), mx.ones(2, dtype=mx.float16)).dtype == mx.float32
+
+
+def test_norm_invalid_axis_is_index_error():
+    with pytest.raises(IndexError):
+        mx.linalg.norm(mx.ones((2, 2)), axis=2)
+    with pytest.raises(IndexError):
+        mx.linalg.norm(mx.array(1.0), axis=0)

@@ -15,6 +15,7 @@ from ._array import array, as_array, node
 from ._device import resolve_stream
 from ._primitive import Primitive, multi_node
 from .ops._util import broadcast_shapes, fmt_shape
+from .ops.index import BoundsError
 from .ops.linalg import _HALF
 from .ops.unary import cast
 
@@ -367,6 +368,12 @@ def _solve_inputs(a, b, op, stream):
             f"[linalg::{op}] Input arrays must promote to float32 or float64.  Received arrays "
             f"with type {a._dtype.name} and {b._dtype.name}."
         )
+    if a._dtype not in _REAL:  # MLX factors ``a`` in its own dtype (lu / inv) before promoting
+        inner = "lu" if op == "solve" else "inv"
+        raise ValueError(
+            f"[linalg::{inner}] Arrays must have type float32 or float64. Received array with "
+            f"type {a._dtype.name}."
+        )
     if a.ndim < 2:
         raise ValueError(
             f"[linalg::{op}] First input must have >= 2 dimensions. Received array with {a.ndim} dimensions."
@@ -503,7 +510,7 @@ def norm(a, /, ord=None, axis=None, keepdims: bool = False, *, stream=None) -> a
             raise ValueError("[linalg::norm] Received too many axes for norm.")
         for x in axes:
             if not -nd <= x < nd:
-                raise ValueError(f"[linalg::norm] Invalid axis {x} for array with {nd} dimensions.")
+                raise BoundsError(f"Invalid axis {x} for array with {nd} dimensions.")
         axes = tuple(x + nd if x < 0 else x for x in axes)
         if len(set(axes)) != len(axes):
             raise ValueError("[linalg::norm] Received duplicate axes.")
