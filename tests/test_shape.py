@@ -468,3 +468,8 @@ def test_errors_name_the_op():
     for exc, name, f in cases:
         with pytest.raises(exc, match=rf"\[{name}\]"):
             f()
+
+
+def test_unflatten_empty_shape_checked_before_axis():
+    with pytest.raises(ValueError, match="cannot be empty"):
+        mx.unflatten(mx.array(1.0), 0, ())

@@ -459,10 +459,10 @@ def flatten(a, /, start_axis=0, end_axis=-1, *, stream=None) -> array:
 def unflatten(a, /, axis, shape, *, stream=None) -> array:
     """``a`` with ``axis`` split into ``shape`` (one entry may be ``-1``)."""
     a = as_array(a, "unflatten")
-    ax = _axis(axis, a.ndim, "unflatten", "Invalid axes {axis} for array with {ndim} dimensions.")
     shape = _ints(shape, "unflatten", "Shape entries")
-    if not shape:
+    if not shape:  # checked before the axis, as MLX does
         raise ValueError("[unflatten] Shape to unflatten to cannot be empty.")
+    ax = _axis(axis, a.ndim, "unflatten", "Invalid axes {axis} for array with {ndim} dimensions.")
     n = a._shape[ax]
     infer = [i for i, s in enumerate(shape) if s == -1]
     if len(infer) > 1:
