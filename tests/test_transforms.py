@@ -269,3 +269,58 @@ def test_grad_result_forms_follow_mlx():
         assert pos.tolist() == [3.0, 4.0] and named["y"].tolist() == [1.0, 2.0]
     pos, named = mx.grad(f, argnums=[], argnames="y")(a, y=b)
     assert pos is None and named["y"].tolist() == [1.0, 2.0]
+
+
+def test_vmap_axes_trees_as_mlx():
+    """in_axes is matched against the single argument itself when there is one (MLX 0.32.4);
+    containers must match in type and length; errors as MLX (checked with the oracle)."""
+    x, z, y = mx.ones((3, 2)), mx.ones((3, 2)), mx.arange(2.0)
+    f = lambda p: p[0] * p[1]  # noqa: E731
+    assert mx.vmap(f, in_axes=[0, None])([x, y]).shape == (3, 2)
+    assert mx.vmap(f, in_axes=(0, None))((x, y)).shape == (3, 2)
+    d = mx.vmap(lambda p: p["a"] * p["b"], in_axes={"a": 0, "b": None})({"a": x, "b": y})
+    assert d.shape == (3, 2)
+    assert mx.vmap(lambda p: p, in_axes=(1,))(x).shape == (2, 3)
+    prefix = r"not a valid prefix"
+    for fn, axes, args in [
+        (f, ((0, None),), ((x, y),)),
+        (f, (0, None), ([x, y],)),
+        (lambda p, q: p * q, (0,), (x, z)),
+        (lambda p: p["a"], (0,), ({"a": x},)),
+    ]:
+        with pytest.raises(ValueError, match=prefix):
+            mx.vmap(fn, in_axes=axes)(*args)
+    with pytest.raises(ValueError, match="axis must be int or None"):
+        mx.vmap(lambda p, q: p * q, in_axes=((0,), 0))(x, z)
+    with pytest.raises(
+        IndexError, match=r"Invalid vectorization axis 2 for array with shape \(3,2\)"
+    ):
+        mx.vmap(lambda p: p, in_axes=2)(x)
+    with pytest.raises(ValueError, match="At least one of in_axes must be non-None"):
+        mx.vmap(lambda p, q: p * q, in_axes=(None, None))(x, z)
+    with pytest.raises(ValueError, match="should contain only arrays"):
+        mx.vmap(lambda p, q: p * q, in_axes=(0, None))(x, 2.0)
+    with pytest.raises(ValueError, match="should contain only arrays"):
+        mx.vmap(lambda p: None)(x)
+    with pytest.raises(TypeError, match="Keyword arguments"):
+        mx.vmap(lambda p, q=None: p)(x, q=z)
+    with pytest.raises(TypeError):
+        mx.vmap(lambda p: p, in_axes=None)
+
+
+def test_vmap_out_axes_trees_as_mlx():
+    x, y = mx.ones((3, 2)), mx.arange(2.0)
+    a, (b, c) = mx.vmap(lambda p: (p, (p, p)), out_axes=(0, 1))(x)
+    assert (a.shape, b.shape, c.shape) == ((3, 2), (2, 3), (2, 3))
+    assert mx.vmap(lambda p: {"a": p}, out_axes={"a": 1})(x)["a"].shape == (2, 3)
+    assert mx.vmap(lambda p: p, out_axes=(0,))(x).shape == (3, 2)
+    # An unmapped output with a None axis comes back broadcast with the batch last.
+    _, u = mx.vmap(lambda p: (p, y), out_axes=(0, None))(x)
+    assert u.shape == (2, 3) and u.tolist() == [[0.0] * 3, [1.0] * 3]
+    with pytest.raises(ValueError, match="Axis -1 invalid for output with 2 dimensions"):
+        mx.vmap(lambda p: (p, p), out_axes=(0, None))(x)
+    with pytest.raises(ValueError, match="not a valid prefix"):
+        mx.vmap(lambda p: (p, p), out_axes=[0, 1])(x)
+    with pytest.raises(IndexError, match="Invalid output vectorization axis 2"):
+        mx.vmap(lambda p: p, out_axes=2)(x)
+    assert mx.vmap(lambda p: p, out_axes=-1)(x).shape == (2, 3)

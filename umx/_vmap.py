@@ -10,7 +10,6 @@ from . import _device, _eval
 from ._array import array, node
 from ._autodiff import graph_order, on_stream
 from ._primitive import Primitive
-from ._tree import tree_flatten, tree_unflatten
 
 
 class VmapSlice(Primitive):
@@ -48,30 +47,79 @@ class VmapSlice(Primitive):
         return [take(move_to_front(inputs[0], axes[0]), 0, axis=self.axis + 1)], [0]
 
 
-def _axes_for(args, in_axes) -> list:
-    """Per-leaf mapped axes: ``in_axes`` is an int / None or a prefix tree of ``args``."""
-    if in_axes is None or isinstance(in_axes, int):
-        return [in_axes] * len(tree_flatten(args)[0])
-    if isinstance(in_axes, (list, tuple)) and len(in_axes) != len(args) and isinstance(args, tuple):
-        raise ValueError(
-            f"[vmap] The number of in_axes ({len(in_axes)}) must match the number of "
-            f"arguments ({len(args)})."
-        )
-    out = []
-    if isinstance(in_axes, dict):
-        for k, v in args.items():
-            out.extend(_axes_for(v, in_axes[k]))
-        return out
-    for a, ax in zip(args, in_axes):
-        if isinstance(a, (list, tuple, dict)) and not isinstance(ax, (list, tuple, dict)):
-            out.extend(_axes_for(a, ax))
-        elif isinstance(a, (list, tuple, dict)):
-            out.extend(_axes_for(a, ax))
+_PREFIX = "[tree_map] Additional input tree is not a valid prefix of the first tree."
+
+
+def _fmt(shape) -> str:
+    return "(" + ",".join(str(d) for d in shape) + ")"
+
+
+def _flat_axes(tree, axes, output: bool, leaves: list, flat: list, top: bool = True) -> None:
+    """Walk ``tree`` with ``axes`` as a prefix tree of it, as MLX does: containers must match
+    in type and length (dicts in keys), a leaf axis applies to a whole subtree, and every
+    leaf of ``tree`` must be an array. Axes are normalised (an output axis ranges over one
+    more dimension); None means unmapped."""
+    if isinstance(tree, (list, tuple)):
+        kind = list if isinstance(tree, list) else tuple
+        if isinstance(axes, (list, tuple, dict)):
+            if not isinstance(axes, kind) or len(axes) != len(tree):
+                raise ValueError(_PREFIX)
+            for t, a in zip(tree, axes):
+                _flat_axes(t, a, output, leaves, flat, False)
         else:
-            if ax is not None and not isinstance(ax, int):
-                raise ValueError("[vmap] axis must be int or None.")
-            out.append(ax)
-    return out
+            for t in tree:
+                _flat_axes(t, axes, output, leaves, flat, False)
+        return
+    if isinstance(tree, dict):
+        if isinstance(axes, dict):
+            if len(axes) != len(tree):
+                raise ValueError(_PREFIX)
+            for k, t in tree.items():
+                if k not in axes:
+                    raise ValueError(
+                        "[tree_visit] Tree is not a valid prefix tree of the first tree."
+                    )
+                _flat_axes(t, axes[k], output, leaves, flat, False)
+        elif isinstance(axes, (list, tuple)):
+            raise ValueError(_PREFIX)
+        else:
+            for t in tree.values():
+                _flat_axes(t, axes, output, leaves, flat, False)
+        return
+    if not isinstance(tree, array):
+        raise ValueError("[tree_flatten] The argument should contain only arrays")
+    # As MLX: a lone array may take its axis as a one-element tuple (only at the top).
+    if top and isinstance(axes, tuple) and len(axes) == 1:
+        if axes[0] is None or isinstance(axes[0], int):
+            axes = axes[0]
+    ax = axes
+    if ax is not None and not isinstance(ax, int):
+        raise ValueError("[vmap] axis must be int or None.")
+    if ax is not None:
+        nd = tree.ndim + output
+        ax = int(ax) + nd if ax < 0 else int(ax)
+        if not 0 <= ax < nd:
+            what = "output vectorization" if output else "vectorization"
+            raise IndexError(
+                f"[vmap] Invalid {what} axis {ax} for array with shape {_fmt(tree.shape)}"
+            )
+    leaves.append(tree)
+    flat.append(ax)
+
+
+def _rebuild(tree, it):
+    """``tree`` with its array leaves replaced, in ``_flat_axes`` order, from ``it``."""
+    if isinstance(tree, list):
+        return [_rebuild(t, it) for t in tree]
+    if isinstance(tree, tuple):
+        return (
+            type(tree)(_rebuild(t, it) for t in tree)
+            if not hasattr(tree, "_fields")
+            else type(tree)(*(_rebuild(t, it) for t in tree))
+        )
+    if isinstance(tree, dict):
+        return {k: _rebuild(t, it) for k, t in tree.items()}
+    return next(it)
 
 
 def loop_rule(n, inputs, axes, size: int):
@@ -108,29 +156,36 @@ def _vmap_tracing():
 
 
 def vmap(fun, in_axes=0, out_axes=0):
-    """Vectorise ``fun`` over the ``in_axes`` of its arguments; outputs stack on ``out_axes``."""
+    """Vectorise ``fun`` over the ``in_axes`` of its arguments; outputs stack on ``out_axes``.
 
-    def wrapped(*args):
+    ``in_axes`` / ``out_axes`` are an int, or prefix trees of the arguments (of the single
+    argument when there is one) / of the outputs, with None for an unmapped input.
+    """
+    # As MLX: None is refused for the whole of in_axes or out_axes (it is allowed inside).
+    if in_axes is None or out_axes is None:
+        raise TypeError("vmap(): in_axes and out_axes must be an int or a tree of axes, not None.")
+
+    def wrapped(*args, **kwargs):
         from .ops.shape import broadcast_to, expand_dims, moveaxis
 
-        leaves, struct = tree_flatten(args)
-        axes = _axes_for(args, in_axes if not isinstance(in_axes, list) else tuple(in_axes))
+        if kwargs:
+            raise TypeError("[vmap] Keyword arguments are not supported.")
+        tree = args[0] if len(args) == 1 else args
+        leaves, axes = [], []
+        axes_tree = in_axes
+        # Kept from earlier umx though MLX refuses it: a list of per-argument axes.
+        if isinstance(in_axes, list) and (len(args) > 1 or isinstance(tree, array)):
+            axes_tree = tuple(in_axes)
+        _flat_axes(tree, axes_tree, False, leaves, axes)
+        if all(a is None for a in axes):
+            raise ValueError("At least one of in_axes must be non-None.")
         size = None
         placeholders = []
         batched = {}
         for x, ax in zip(leaves, axes):
-            if ax is None or not isinstance(x, array):
-                if ax is not None:
-                    raise ValueError(
-                        f"[vmap] Mapped argument of type {type(x).__name__} is not an array."
-                    )
+            if ax is None:
                 placeholders.append(x)
                 continue
-            if not -x.ndim <= ax < x.ndim:
-                raise ValueError(
-                    f"[vmap] Axis {ax} is out of bounds for array with {x.ndim} dimensions."
-                )
-            ax = ax % x.ndim
             if size is None:
                 size = x._shape[ax]
             elif x._shape[ax] != size:
@@ -139,14 +194,11 @@ def vmap(fun, in_axes=0, out_axes=0):
             p = node(VmapSlice(ax), (x,), shape, x._dtype, x._stream or _device.current_stream())
             placeholders.append(p)
             batched[id(p)] = (x, ax)
-        if size is None:
-            raise ValueError("[vmap] At least one argument must be mapped.")
+        new_tree = _rebuild(tree, iter(placeholders))
         with _vmap_tracing():
-            outs = fun(*tree_unflatten(struct, placeholders))
-        out_leaves, out_struct = tree_flatten(outs)
-        for o in out_leaves:
-            if not isinstance(o, array):
-                raise ValueError("[vmap] The function must return arrays or trees of arrays.")
+            outs = fun(new_tree) if len(args) == 1 else fun(*new_tree)
+        out_leaves, oaxes = [], []
+        _flat_axes(outs, out_axes, True, out_leaves, oaxes)
         for n in graph_order(out_leaves, set(batched))[0]:
             ins = n._inputs
             vin = [batched[id(i)][0] if id(i) in batched else i for i in ins]
@@ -158,26 +210,17 @@ def vmap(fun, in_axes=0, out_axes=0):
                     res, res_axes = loop_rule(n, vin, vax, size)
             for s, r, a in zip(list(n._siblings) if n._prim.multi else [n], res, res_axes):
                 batched[id(s)] = (r, a)
-        oaxes = (
-            [out_axes] * len(out_leaves)
-            if not isinstance(out_axes, (list, tuple))
-            else list(out_axes)
-        )
-        if len(oaxes) != len(out_leaves):
-            raise ValueError("[vmap] out_axes must match the number of outputs.")
         results = []
         for o, oa in zip(out_leaves, oaxes):
-            if id(o) in batched:
-                r, a = batched[id(o)]
-                if a is None:
-                    r = broadcast_to(expand_dims(r, 0), (size, *r.shape))
-                    a = 0
-            else:
-                r = broadcast_to(expand_dims(o, 0), (size, *o.shape))
-                a = 0
+            r, a = batched.get(id(o), (o, None))
+            if a is None:
+                r = broadcast_to(expand_dims(r, 0), (size, *r.shape))
+                # MLX reads a None output axis as "the last axis" for an unmapped output.
+                results.append(moveaxis(r, 0, -1) if oa is None else moveaxis(r, 0, oa))
+                continue
             if oa is None:
-                raise ValueError("[vmap] Cannot use None as an output axis of a mapped output.")
-            results.append(moveaxis(r, a, oa) if a != oa % r.ndim else r)
-        return tree_unflatten(out_struct, results)
+                raise ValueError(f"[vmap] Axis -1 invalid for output with {r.ndim} dimensions.")
+            results.append(moveaxis(r, a, oa) if a != oa else r)
+        return _rebuild(outs, iter(results))
 
     return wrapped
