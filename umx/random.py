@@ -117,7 +117,7 @@ def _bits(shape: tuple, k, s) -> array:
     return node(rb.RandomBits(shape, 4), (k,), shape, dt.uint32, s)
 
 
-def split(key: array, num: int = 2, *, stream=None) -> array:
+def split(key: array, num: int = 2, stream=None) -> array:
     """``num`` sub keys of ``key``, stacked along the first axis."""
     if isinstance(num, bool) or not isinstance(num, int):
         raise TypeError(f"split(): num must be an int, got {type(num).__name__}.")
@@ -152,7 +152,7 @@ def _const(v, d: dt.Dtype) -> array:
     return constant(np.asarray(v, dtype=d.np), d)
 
 
-def uniform(low=0, high=1, shape=(), dtype=dt.float32, key=None, *, stream=None) -> array:
+def uniform(low=0, high=1, shape=(), dtype=dt.float32, key=None, stream=None) -> array:
     """Uniform samples in ``[low, high)``."""
     s = resolve_stream(stream)
     d = _dtype(dtype, "uniform")
@@ -186,7 +186,7 @@ def _std_normal(shape: tuple, d: dt.Dtype, k, s) -> array:
     return U.cast(e, d, s)
 
 
-def normal(shape=(), dtype=dt.float32, loc=None, scale=None, key=None, *, stream=None) -> array:
+def normal(shape=(), dtype=dt.float32, loc=None, scale=None, key=None, stream=None) -> array:
     """Normal samples with mean ``loc`` and standard deviation ``scale``."""
     s = resolve_stream(stream)
     d = _dtype(dtype, "normal")
@@ -235,7 +235,7 @@ class _AsComplex(rb.Primitive):
 _AS_COMPLEX = _AsComplex()
 
 
-def randint(low, high, shape=(), dtype=dt.int32, key=None, *, stream=None) -> array:
+def randint(low, high, shape=(), dtype=dt.int32, key=None, stream=None) -> array:
     """Random integers in ``[low, high)`` (drawn from a float32 uniform, then clamped)."""
     s = resolve_stream(stream)
     d = _dtype(dtype, "randint")
@@ -249,7 +249,7 @@ def randint(low, high, shape=(), dtype=dt.int32, key=None, *, stream=None) -> ar
     return B.maximum(out, U.cast(lo, d, s), stream=s)
 
 
-def bernoulli(p=0.5, shape=None, key=None, *, stream=None) -> array:
+def bernoulli(p=0.5, shape=None, key=None, stream=None) -> array:
     """Booleans that are True with probability ``p``."""
     s = resolve_stream(stream)
     p = as_array(p, "bernoulli")
@@ -262,7 +262,7 @@ def bernoulli(p=0.5, shape=None, key=None, *, stream=None) -> array:
     return B.less(uniform(shape=shape, dtype=d, key=key, stream=s), p, stream=s)
 
 
-def truncated_normal(lower, upper, shape=None, dtype=dt.float32, key=None, *, stream=None) -> array:
+def truncated_normal(lower, upper, shape=None, dtype=dt.float32, key=None, stream=None) -> array:
     """Normal samples truncated to ``(lower, upper)``."""
     s = resolve_stream(stream)
     d = _dtype(dtype, "truncated_normal")
@@ -282,7 +282,7 @@ def truncated_normal(lower, upper, shape=None, dtype=dt.float32, key=None, *, st
     return B.maximum(B.minimum(hi, out, stream=s), lo, stream=s)
 
 
-def gumbel(shape=(), dtype=dt.float32, key=None, *, stream=None) -> array:
+def gumbel(shape=(), dtype=dt.float32, key=None, stream=None) -> array:
     """Samples of the standard Gumbel distribution (CDF ``exp(-exp(-x))``)."""
     s = resolve_stream(stream)
     u = uniform(shape=shape, dtype=dtype, key=key, stream=s)
@@ -290,7 +290,7 @@ def gumbel(shape=(), dtype=dt.float32, key=None, *, stream=None) -> array:
     return U.negative(_fn32("log", inner, s), stream=s)
 
 
-def laplace(shape=(), dtype=dt.float32, loc=0.0, scale=1.0, key=None, *, stream=None) -> array:
+def laplace(shape=(), dtype=dt.float32, loc=0.0, scale=1.0, key=None, stream=None) -> array:
     """Samples of the Laplace distribution with location ``loc`` and scale ``scale``."""
     s = resolve_stream(stream)
     d = _dtype(dtype, "laplace")
@@ -311,7 +311,7 @@ def laplace(shape=(), dtype=dt.float32, loc=0.0, scale=1.0, key=None, *, stream=
 
 
 def categorical(
-    logits, axis: int = -1, shape=None, num_samples=None, key=None, *, stream=None
+    logits, axis: int = -1, shape=None, num_samples=None, key=None, stream=None
 ) -> array:
     """Indices (uint32) sampled from the categorical distributions given by ``logits``."""
     s = resolve_stream(stream)
@@ -380,7 +380,7 @@ class _ExpandLast(rb.Primitive):
 _EXPAND_LAST = _ExpandLast()
 
 
-def permutation(x, axis: int = 0, key=None, *, stream=None) -> array:
+def permutation(x, axis: int = 0, key=None, stream=None) -> array:
     """A random permutation of ``range(x)``, or ``x`` shuffled along ``axis``."""
     s = resolve_stream(stream)
     if isinstance(x, int) and not isinstance(x, bool):
@@ -397,7 +397,7 @@ def permutation(x, axis: int = 0, key=None, *, stream=None) -> array:
     return node(rb.PermuteBy(axis), (x, b), x._shape, x._dtype, s)
 
 
-def multivariate_normal(mean, cov, shape=(), dtype=dt.float32, key=None, *, stream=None) -> array:
+def multivariate_normal(mean, cov, shape=(), dtype=dt.float32, key=None, stream=None) -> array:
     """Jointly normal samples with mean ``mean`` (..., n) and covariance ``cov`` (..., n, n)."""
     s = resolve_stream(stream)
     d = _dtype(dtype, "multivariate_normal")
