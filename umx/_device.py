@@ -65,9 +65,9 @@ def _gpu_backend():
     return gpu_backend()
 
 
-def is_available(d: Device | DeviceType) -> bool:
+def is_available(device: Device | DeviceType) -> bool:
     """Whether a device of this kind can run ops here."""
-    t = d.type if isinstance(d, Device) else d
+    t = device.type if isinstance(device, Device) else device
     return t is DeviceType.cpu or _gpu_backend() is not None
 
 
@@ -212,10 +212,10 @@ def default_stream(device: Device | DeviceType) -> Stream:
     return s
 
 
-def set_default_stream(s: Stream) -> None:
-    if not isinstance(s, Stream):
-        raise TypeError(f"[set_default_stream] Expected a Stream, got {s!r}.")
-    _state.defaults[s.device] = s
+def set_default_stream(stream: Stream) -> None:
+    if not isinstance(stream, Stream):
+        raise TypeError(f"[set_default_stream] Expected a Stream, got {stream!r}.")
+    _state.defaults[stream.device] = stream
     _state.current = None
     _state.by_type.clear()
 

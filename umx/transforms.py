@@ -232,12 +232,12 @@ class _Custom(Primitive):
 
 
 class custom_function:
-    """Wrap ``fun`` so its vjp, jvp and vmap can be given with the ``.vjp``, ``.jvp`` and
-    ``.vmap`` decorators; transforms without a custom rule fall back to tracing ``fun``."""
+    """Wrap ``f`` so its vjp, jvp and vmap can be given with the ``.vjp``, ``.jvp`` and
+    ``.vmap`` decorators; transforms without a custom rule fall back to tracing ``f``."""
 
-    def __init__(self, fun: Callable) -> None:
-        functools.update_wrapper(self, fun)
-        self._fun = fun
+    def __init__(self, f: Callable) -> None:
+        functools.update_wrapper(self, f)
+        self._fun = f
         self._vjp = self._jvp = self._vmap = None
         self._multi_out = False
 

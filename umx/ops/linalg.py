@@ -283,7 +283,7 @@ class Kron(Primitive):
 _KRON = Kron()
 
 
-def kron(a, b, /, *, stream=None) -> array:
+def kron(a, b, *, stream=None) -> array:
     """Kronecker product of ``a`` and ``b``."""
     a = as_array(a, "kron")
     b = as_array(b, "kron")
