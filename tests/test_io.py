@@ -318,10 +318,17 @@ def test_extension_rules(tmp_path):
 
 def test_savez_names():
     buf = io.BytesIO()
-    mx.savez(buf, mx.array(1), mx.array(2), file=mx.array(3), arr_5=mx.array(4))
+    mx.savez(buf, mx.array(1), mx.array(2), arr_5=mx.array(4))
     buf.seek(0)
     out = mx.load(buf, format="npz")
-    assert {k: v.item() for k, v in out.items()} == {"arr_0": 1, "arr_1": 2, "file": 3, "arr_5": 4}
+    assert {k: v.item() for k, v in out.items()} == {"arr_0": 1, "arr_1": 2, "arr_5": 4}
+    # As MLX, ``file`` may be given by keyword, so it cannot also name an array.
+    buf = io.BytesIO()
+    mx.savez(file=buf, x=mx.array(3))
+    buf.seek(0)
+    assert mx.load(buf, format="npz")["x"].item() == 3
+    with pytest.raises(TypeError):
+        mx.savez(io.BytesIO(), mx.array(1), file=mx.array(3))
     with pytest.raises(ValueError, match="Cannot use un-named variables and keyword arr_0"):
         mx.savez(io.BytesIO(), mx.array(1), arr_0=mx.array(2))
     buf = io.BytesIO()

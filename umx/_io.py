@@ -179,7 +179,7 @@ def _savez(file, args: tuple, kwargs: dict, op: str, compression: int) -> None:
                     np.lib.format.write_array(member, h, allow_pickle=False)
 
 
-def savez(file: FileLike, /, *args: array, **kwargs: array) -> None:
+def savez(file: FileLike, *args: array, **kwargs: array) -> None:
     """Save arrays in an uncompressed ``.npz`` archive: positional ones as ``arr_0``,
     ``arr_1``, ..., keyword ones under their names."""
     _savez(file, args, kwargs, "savez", zipfile.ZIP_STORED)
