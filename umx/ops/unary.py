@@ -589,6 +589,12 @@ def astype(a, dtype, /, *, stream=None) -> array:
     return node(_ASTYPE[d], (a,), a._shape, d, resolve_stream(stream))
 
 
+def _m_astype(self, dtype, stream=None) -> array:
+    """``array.astype``: unlike the function, MLX's method takes ``dtype`` and ``stream`` by
+    position or keyword."""
+    return astype(self, dtype, stream=stream)
+
+
 def cast(a: array, d: dt.Dtype, stream) -> array:
     """Internal: ``a`` as dtype ``d`` on a resolved stream (no node when it already is).
 
@@ -616,5 +622,5 @@ __all__ = [
 METHODS = {
     "abs": abs, "exp": exp, "log": log, "log1p": log1p, "log2": log2, "log10": log10,
     "sqrt": sqrt, "rsqrt": rsqrt, "square": square, "reciprocal": reciprocal, "sin": sin,
-    "cos": cos, "round": round, "conj": conjugate, "astype": astype,
+    "cos": cos, "round": round, "conj": conjugate, "astype": _m_astype,
 }  # fmt: skip
