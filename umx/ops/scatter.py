@@ -284,17 +284,26 @@ def setitem(a: array, key, v) -> None:
     _rebind(a, new)
 
 
-class _AtIndexed:
-    """``a.at[key]``: the updates that accumulate over repeated indices."""
+_NO_INDEX = object()
+
+
+class ArrayAt:
+    """``a.at`` and ``a.at[indices]``: updates that accumulate over repeated indices. One
+    class for both, as MLX (``a.at[i][j]`` keeps the last indices)."""
 
     __slots__ = ("_a", "_key")
 
-    def __init__(self, a: array, key) -> None:
+    def __init__(self, a: array, indices=_NO_INDEX) -> None:
         self._a = a
-        self._key = key
+        self._key = indices
+
+    def __getitem__(self, indices) -> ArrayAt:
+        return ArrayAt(self._a, indices)
 
     def _apply(self, v, mode: str, op: str) -> array:
         a = self._a
+        if self._key is _NO_INDEX:
+            raise ValueError("Must give indices to array.at (e.g. `x.at[0].add(4)`).")
         if _is_mask(self._key):
             raise ValueError("boolean indices are not yet supported")
         k, arrays, out, u = _scatter_parts(a, self._key, v, op)
@@ -307,44 +316,32 @@ class _AtIndexed:
             ScatterAt(k, len(out), mode), (a, u, *arrays), a._shape, a._dtype, resolve_stream(None)
         )
 
-    def add(self, v) -> array:
-        """Add ``v`` at the indices (repeats accumulate)."""
-        return self._apply(v, "add", "scatter_add")
+    def add(self, value) -> array:
+        """Add ``value`` at the indices (repeats accumulate)."""
+        return self._apply(value, "add", "scatter_add")
 
-    def subtract(self, v) -> array:
-        """Subtract ``v`` at the indices (repeats accumulate)."""
-        return self._apply(v, "sub", "scatter_add")
+    def subtract(self, value) -> array:
+        """Subtract ``value`` at the indices (repeats accumulate)."""
+        return self._apply(value, "sub", "scatter_add")
 
-    def multiply(self, v) -> array:
-        """Multiply by ``v`` at the indices (repeats accumulate)."""
-        return self._apply(v, "prod", "scatter_prod")
+    def multiply(self, value) -> array:
+        """Multiply by ``value`` at the indices (repeats accumulate)."""
+        return self._apply(value, "prod", "scatter_prod")
 
-    def divide(self, v) -> array:
-        """Divide by ``v`` at the indices: a product with ``1 / v`` in ``a``'s dtype."""
+    def divide(self, value) -> array:
+        """Divide by ``value`` at the indices: a product with ``1 / value`` in ``a``'s dtype."""
         from .unary import reciprocal
 
-        u = v if isinstance(v, array) else _value(v, self._a, "scatter_prod")
+        u = value if isinstance(value, array) else _value(value, self._a, "scatter_prod")
         return self._apply(reciprocal(u), "prod", "scatter_prod")
 
-    def maximum(self, v) -> array:
-        """Elementwise maximum with ``v`` at the indices."""
-        return self._apply(v, "max", "scatter_max")
+    def maximum(self, value) -> array:
+        """Elementwise maximum with ``value`` at the indices."""
+        return self._apply(value, "max", "scatter_max")
 
-    def minimum(self, v) -> array:
-        """Elementwise minimum with ``v`` at the indices."""
-        return self._apply(v, "min", "scatter_min")
-
-
-class ArrayAt:
-    """The helper behind ``a.at[idx]``."""
-
-    __slots__ = ("_a",)
-
-    def __init__(self, a: array) -> None:
-        self._a = a
-
-    def __getitem__(self, key) -> _AtIndexed:
-        return _AtIndexed(self._a, key)
+    def minimum(self, value) -> array:
+        """Elementwise minimum with ``value`` at the indices."""
+        return self._apply(value, "min", "scatter_min")
 
 
 # -- put_along_axis -------------------------------------------------------------------
