@@ -324,3 +324,47 @@ def test_vmap_out_axes_trees_as_mlx():
     with pytest.raises(IndexError, match="Invalid output vectorization axis 2"):
         mx.vmap(lambda p: p, out_axes=2)(x)
     assert mx.vmap(lambda p: p, out_axes=-1)(x).shape == (2, 3)
+
+
+def test_grad_argument_checks_as_mlx():
+    """argnums/argnames are checked when the transform is made; return-value rules differ
+    between grad (an array) and value_and_grad (an array or a non-empty tuple), as MLX."""
+    f = lambda a, b: (a * b).sum()  # noqa: E731
+    with pytest.raises(
+        ValueError, match=r"\[grad\] Can't compute the gradient of negative argument index -1"
+    ):
+        mx.grad(f, argnums=-1)
+    with pytest.raises(ValueError, match=r"\[value_and_grad\] Duplicate argument index 0"):
+        mx.value_and_grad(f, argnums=(0, 0))
+    with pytest.raises(ValueError, match=r"\[grad\] Gradient wrt no argument requested"):
+        mx.grad(f, argnums=[])
+    with pytest.raises(TypeError):
+        mx.grad(f, argnums=1.0)
+    x, s = mx.array([1.0, 2.0]), mx.array(3.0)
+    with pytest.raises(ValueError, match=r"keyword arguments \{c,\}"):
+        mx.grad(lambda a, b=None: a, argnames="b")(s, c=s)
+    with pytest.raises(
+        ValueError, match=r"\[grad\] .* should be a scalar array; but tuple was returned"
+    ):
+        mx.grad(lambda a: (a.sum(), a))(x)
+    with pytest.raises(ValueError, match=r"\[value_and_grad\] .* but list was returned"):
+        mx.value_and_grad(lambda a: [a.sum(), a])(x)
+    with pytest.raises(ValueError, match=r"empty tuple"):
+        mx.value_and_grad(lambda a: ())(x)
+    with pytest.raises(ValueError, match=r"\[vjp\] Output shape \(1\) .* must return a scalar"):
+        mx.grad(lambda a: a[:1])(x)
+    (v, aux), g = mx.value_and_grad(lambda a: (a.sum(), a))(x)
+    assert v.item() == 3.0 and g.tolist() == [1.0, 1.0]
+
+
+def test_vjp_jvp_arguments_as_mlx():
+    x = mx.array([1.0, 2.0])
+    # The cotangent is taken in the output's dtype; extra cotangents are ignored.
+    _, (g,) = mx.vjp(lambda a: a * 2, [x], [x.astype(mx.float16), x])
+    assert g.dtype == mx.float32 and g.tolist() == [2.0, 4.0]
+    _, (g,) = mx.vjp(lambda a: a * 2, [x.astype(mx.float16)], [x])
+    assert g.dtype == mx.float16
+    with pytest.raises(TypeError):
+        mx.vjp(lambda a: a, [1.0], [x])
+    with pytest.raises(ValueError, match=r"\[jvp\] Number of inputs does not match"):
+        mx.jvp(lambda a, b: a, [x, x], [x])

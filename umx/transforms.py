@@ -14,15 +14,15 @@ from ._vmap import vmap
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "vmap", "custom_function", "checkpoint"]
 
 
-def _as_list(x, op):
+def _as_list(x, op, error=ValueError):
     if isinstance(x, array):
         return [x]
     if isinstance(x, (list, tuple)):
         for a in x:
             if not isinstance(a, array):
-                raise ValueError(f"[{op}] Expected arrays, got {type(a).__name__}.")
+                raise error(f"[{op}] Expected arrays, got {type(a).__name__}.")
         return list(x)
-    raise ValueError(f"[{op}] Expected an array or a list of arrays, got {type(x).__name__}.")
+    raise error(f"[{op}] Expected an array or a list of arrays, got {type(x).__name__}.")
 
 
 def _trace(fun, primals, op):
@@ -34,11 +34,13 @@ def _trace(fun, primals, op):
 
 def vjp(fun: Callable, primals: Sequence[array], cotangents: Sequence[array]):
     """Outputs of ``fun(*primals)`` and the vector-Jacobian products with ``cotangents``."""
-    primals = _as_list(primals, "vjp")
-    cotangents = _as_list(cotangents, "vjp")
+    # Arguments that are not lists of arrays are a TypeError, as MLX's typed signature.
+    primals = _as_list(primals, "vjp", TypeError)
+    cotangents = _as_list(cotangents, "vjp", TypeError)
     wrapped, outs = _trace(fun, primals, "vjp")
     outs = _as_list(outs, "vjp")
-    if len(outs) != len(cotangents):
+    # As MLX: extra cotangents are ignored, too few is an error.
+    if len(outs) > len(cotangents):
         raise ValueError(
             f"[vjp] Number of outputs to compute gradients for ({len(outs)}) does not match "
             f"number of cotangents ({len(cotangents)})."
@@ -48,23 +50,21 @@ def vjp(fun: Callable, primals: Sequence[array], cotangents: Sequence[array]):
             raise ValueError(
                 f"[vjp] Output shape {_fmt(o.shape)} does not match cotangent shape {_fmt(c.shape)}."
             )
+    # Each cotangent is taken in its output's dtype (MLX), so the vjps have the primals' dtypes.
+    cotangents = [c if c.dtype == o.dtype else c.astype(o.dtype) for o, c in zip(outs, cotangents)]
     grads = backprop(outs, cotangents, wrapped)
     return outs, [_zeros(p) if g is None else g for p, g in zip(primals, grads)]
 
 
 def jvp(fun: Callable, primals: Sequence[array], tangents: Sequence[array]):
     """Outputs of ``fun(*primals)`` and the Jacobian-vector products with ``tangents``."""
-    primals = _as_list(primals, "jvp")
-    tangents = _as_list(tangents, "jvp")
+    primals = _as_list(primals, "jvp", TypeError)
+    tangents = _as_list(tangents, "jvp", TypeError)
     if len(primals) != len(tangents):
-        raise ValueError(
-            f"[jvp] Number of inputs ({len(primals)}) does not match number of tangents ({len(tangents)})."
-        )
+        raise ValueError("[jvp] Number of inputs does not match number of tangents.")
     for p, t in zip(primals, tangents):
         if p.shape != t.shape:
-            raise ValueError(
-                f"[jvp] Input shape {_fmt(p.shape)} does not match tangent shape {_fmt(t.shape)}."
-            )
+            raise ValueError("[jvp] Input shape does not match shape of tangent.")
     wrapped, outs = _trace(fun, primals, "jvp")
     outs = _as_list(outs, "jvp")
     return outs, forward(outs, wrapped, tangents)
@@ -80,41 +80,91 @@ def _zeros(x):
     return zeros_like(x)
 
 
-def value_and_grad(
-    fun: Callable, argnums: int | Sequence[int] | None = None, argnames: str | Sequence[str] = ()
-):
-    """A function returning ``(fun(*args), gradient)`` with respect to ``argnums`` / ``argnames``.
-
-    ``fun`` returns a scalar array, or a tuple whose first element is the scalar to
-    differentiate. Arguments may be trees (lists, tuples, dicts) of arrays.
-    """
+def _grad_spec(argnums, argnames, op: str) -> tuple[tuple, tuple]:
+    """Check ``argnums`` / ``argnames`` when the transform is made (as MLX)."""
     if isinstance(argnames, str):
         argnames = (argnames,)
+    if not isinstance(argnames, (list, tuple)) or not all(isinstance(n, str) for n in argnames):
+        raise TypeError(f"{op}(): argnames must be a string or a sequence of strings.")
     argnames = tuple(argnames)
     if argnums is None:
         nums = () if argnames else (0,)
+    elif isinstance(argnums, int):
+        nums = (argnums,)
+    elif isinstance(argnums, (list, tuple)) and all(isinstance(k, int) for k in argnums):
+        nums = tuple(argnums)
     else:
-        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if len(set(nums)) != len(nums):
-        raise ValueError("[grad] Repeat argument index in argnums.")
+        raise TypeError(f"{op}(): argnums must be an int, a sequence of ints or None.")
     for k in nums:
-        if not isinstance(k, int):
-            raise ValueError(f"[grad] argnums must be integers, got {type(k).__name__}.")
+        if k < 0:
+            raise ValueError(f"[{op}] Can't compute the gradient of negative argument index {k}")
+    seen = set()
+    for k in nums:
+        if k in seen:
+            raise ValueError(f"[{op}] Duplicate argument index {k} is not allowed.")
+        seen.add(k)
+    if not nums and not argnames:
+        raise ValueError(f"[{op}] Gradient wrt no argument requested")
+    return nums, argnames
+
+
+def _loss_of(value, op: str) -> array:
+    """The scalar to differentiate: ``grad`` takes an array only, ``value_and_grad`` also a
+    non-empty tuple whose first element is the array (MLX's rule and messages)."""
+    head = "The return value of the function whose gradient we want to compute should be"
+    if op == "grad":
+        if not isinstance(value, array):
+            raise ValueError(
+                f"[grad] {head} a scalar array; but {type(value).__name__} was returned."
+            )
+        loss = value
+    elif isinstance(value, array):
+        loss = value
+    elif isinstance(value, tuple) and not value:
+        raise ValueError(
+            f"[{op}] {head} either a scalar array or a non-empty tuple. The first value should "
+            "be a scalar array and the rest can be anything. Instead, we got an empty tuple."
+        )
+    else:
+        union = "(Union[array, tuple[array, Any, ...]])"
+        lead = f"[{op}] {head} either a scalar array or a tuple with the first value being a scalar array {union}; but "
+        if not isinstance(value, tuple):
+            raise ValueError(lead + f"{type(value).__name__} was returned.")
+        if not isinstance(value[0], array):
+            raise ValueError(
+                lead
+                + f"it was a tuple with the first value being of type {type(value[0]).__name__} ."
+            )
+        loss = value[0]
+    if loss.ndim != 0:
+        hint = (
+            " If you are using grad your function must return a scalar." if loss.size == 1 else ""
+        )
+        raise ValueError(
+            f"[vjp] Output shape {_fmt(loss.shape)} does not match cotangent shape ().{hint}"
+        )
+    return loss
+
+
+def _value_and_grad(fun: Callable, argnums, argnames, op: str):
+    nums, argnames = _grad_spec(argnums, argnames, op)
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
         for k in nums:
-            if k >= len(args) or k < -len(args):
+            if k >= len(args):
                 raise ValueError(
-                    f"[grad] Can't compute the gradient of argument index {k} because the "
+                    f"[{op}] Can't compute the gradient of argument index {k} because the "
                     f"function is called with only {len(args)} positional arguments."
                 )
         for name in argnames:
             if name not in kwargs:
+                passed = "".join(f"{k}," for k in kwargs)
                 raise ValueError(
-                    f"[grad] Can't compute the gradient of keyword argument '{name}' because it was not passed."
+                    f"[{op}] Can't compute the gradient of keyword argument '{name}' because "
+                    f"the function is called with the following keyword arguments {{{passed}}}"
                 )
-        pos = [k % len(args) for k in nums]
+        pos = list(nums)
         targets = [args[k] for k in pos] + [kwargs[n] for n in argnames]
         flat, structs = [], []
         for t in targets:
@@ -133,15 +183,7 @@ def value_and_grad(
             new_kwargs[n] = tree_unflatten(s, [next(it) for _ in leaves])
         with retain_graph(transform=True):
             value = fun(*new_args, **new_kwargs)
-        loss = value[0] if isinstance(value, (tuple, list)) else value
-        if not isinstance(loss, array):
-            raise ValueError(
-                "[grad] The function must return an array or a tuple whose first element is an array."
-            )
-        if loss.size != 1 or loss.ndim != 0:
-            raise ValueError(
-                f"[grad] The output of the function must be a scalar array, got shape {_fmt(loss.shape)}."
-            )
+        loss = _loss_of(value, op)
         from .ops.creation import ones_like
 
         with on_stream(loss._stream):
@@ -161,11 +203,23 @@ def value_and_grad(
     return wrapped
 
 
+def value_and_grad(
+    fun: Callable, argnums: int | Sequence[int] | None = None, argnames: str | Sequence[str] = ()
+):
+    """A function returning ``(fun(*args), gradient)`` with respect to ``argnums`` / ``argnames``.
+
+    ``fun`` returns a scalar array, or a tuple whose first element is the scalar to
+    differentiate. Arguments may be trees (lists, tuples, dicts) of arrays.
+    """
+    return _value_and_grad(fun, argnums, argnames, "value_and_grad")
+
+
 def grad(
     fun: Callable, argnums: int | Sequence[int] | None = None, argnames: str | Sequence[str] = ()
 ):
-    """A function returning the gradient of scalar-valued ``fun`` (see ``value_and_grad``)."""
-    vg = value_and_grad(fun, argnums, argnames)
+    """A function returning the gradient of ``fun``, which returns a scalar array (see
+    ``value_and_grad`` for ``argnums`` / ``argnames``)."""
+    vg = _value_and_grad(fun, argnums, argnames, "grad")
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
