@@ -368,3 +368,27 @@ def test_vjp_jvp_arguments_as_mlx():
         mx.vjp(lambda a: a, [1.0], [x])
     with pytest.raises(ValueError, match=r"\[jvp\] Number of inputs does not match"):
         mx.jvp(lambda a, b: a, [x, x], [x])
+
+
+def test_custom_function_single_argument_rules_as_mlx():
+    """With one argument, custom jvp/vmap rules get the array (and its tangent / axis)
+    themselves, not one-element lists (MLX 0.32.4)."""
+
+    @mx.custom_function
+    def g(x):
+        return x * 2
+
+    @g.jvp
+    def g_jvp(primal, tangent):
+        assert isinstance(primal, mx.array) and isinstance(tangent, mx.array)
+        return tangent * 5
+
+    @g.vmap
+    def g_vmap(inputs, axes):
+        assert isinstance(inputs, mx.array) and isinstance(axes, int)
+        return inputs * 3, axes
+
+    x = mx.ones((3, 2))
+    assert mx.jvp(g, [x], [x])[1][0].tolist() == [[5.0, 5.0]] * 3
+    out = mx.vmap(g, in_axes=1)(x)
+    assert out.shape == (2, 3) and out.tolist() == [[3.0] * 3] * 2

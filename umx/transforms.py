@@ -270,7 +270,8 @@ class _Custom(Primitive):
         tans = [_zeros(p) if t is None else t for p, t in zip(ps, tans)]
         if self.cf._jvp is None:
             return jvp(self.cf._fun, ps, tans)[1]
-        out = self.cf._jvp(ps, tans)
+        # As MLX: a function of one argument gets its primal and tangent alone, not in lists.
+        out = self.cf._jvp(*((ps, tans) if len(ps) > 1 else (ps[0], tans[0])))
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
     def vmap(self, inputs, axes):
@@ -279,7 +280,7 @@ class _Custom(Primitive):
             outs = vmap(self.cf._fun, in_axes=tuple(ax))(*ps)
             outs = _as_list(outs, "vmap")
             return outs, [0] * len(outs)
-        outs, oax = self.cf._vmap(ps, ax)
+        outs, oax = self.cf._vmap(*((ps, ax) if len(ps) > 1 else (ps[0], ax[0])))
         if isinstance(outs, array):
             return [outs], [oax]
         return list(outs), list(oax)
