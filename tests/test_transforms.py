@@ -392,3 +392,12 @@ def test_custom_function_single_argument_rules_as_mlx():
     assert mx.jvp(g, [x], [x])[1][0].tolist() == [[5.0, 5.0]] * 3
     out = mx.vmap(g, in_axes=1)(x)
     assert out.shape == (2, 3) and out.tolist() == [[3.0] * 3] * 2
+
+
+def test_grad_argnums_order_as_mlx():
+    """Gradients come back in argument order whatever the order of argnums (MLX 0.32.4)."""
+    a, b, c = mx.array(1.0), mx.array(1.0), mx.array(1.0)
+    g = mx.grad(lambda a, b, c: a * 2 + b * 3 + c * 5, argnums=(2, 0))(a, b, c)
+    assert [x.item() for x in g] == [2.0, 5.0]
+    _, g = mx.value_and_grad(lambda a, b: a * 2 + b * 3, argnums=[1, 0])(a, b)
+    assert [x.item() for x in g] == [2.0, 3.0]

@@ -105,7 +105,8 @@ def _grad_spec(argnums, argnames, op: str) -> tuple[tuple, tuple]:
         seen.add(k)
     if not nums and not argnames:
         raise ValueError(f"[{op}] Gradient wrt no argument requested")
-    return nums, argnames
+    # MLX returns the gradients in argument order, whatever the order of argnums.
+    return tuple(sorted(nums)), argnames
 
 
 def _loss_of(value, op: str) -> array:
