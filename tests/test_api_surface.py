@@ -154,3 +154,18 @@ def test_distributed_is_a_group_of_one():
     with pytest.raises(ValueError, match="singleton"):
         d.recv_like(x, 0)
     assert mx.grad(lambda v: d.all_sum(v).sum())(x).tolist() == [[1, 1], [1, 1]]
+
+
+def test_real_and_imag_attributes():
+    z = mx.array([1 + 2j, -3j])
+    assert z.real.tolist() == [1.0, 0.0] and z.imag.tolist() == [2.0, -3.0]
+    assert z.real.dtype == mx.float32
+    i = mx.array([1, 2], mx.int32)
+    assert i.real.tolist() == [1, 2] and i.imag.tolist() == [0, 0] and i.imag.dtype == mx.int32
+
+
+def test_keywords_mlx_accepts_where_its_text_says_positional_only():
+    a = mx.arange(6).reshape(2, 3)
+    assert mx.roll(a, 1, axis=0).tolist() == [[3, 4, 5], [0, 1, 2]]
+    assert mx.roll(a, shift=1, axis=1).tolist() == [[2, 0, 1], [5, 3, 4]]
+    assert mx.astype(a, dtype=mx.float32).dtype == mx.float32

@@ -296,6 +296,9 @@ CORRECTED = {
     **{n: f"{n}(a, b, /, *, stream=None)" for n in _BINARY},
     **{n: f"{n}(a, /, *, stream=None)" for n in _UNARY},
     "array_equal": "array_equal(a, b, /, *, equal_nan=False, stream=None)",
+    # The text marks these positional-only, but MLX takes the later ones by keyword.
+    "roll": "roll(a, /, shift, axis=None, *, stream=None)",
+    "astype": "astype(a, /, dtype, *, stream=None)",
     "round": "round(a, /, decimals=0, *, stream=None)",
     "issubdtype": "issubdtype(arg1, arg2, /)",
     "savez_compressed": "savez_compressed(file, /, *args, **kwargs)",

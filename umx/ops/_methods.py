@@ -106,3 +106,8 @@ def bind() -> None:
     for fam in FAMILIES:
         for name, f in fam.METHODS.items():
             setattr(array, name, f)
+    # Attributes, as NumPy's and MLX's: the real and imaginary parts (zeros for real input).
+    from .unary import imag, real
+
+    array.real = property(lambda self: real(self), doc="The real part.")
+    array.imag = property(lambda self: imag(self), doc="The imaginary part.")

@@ -615,7 +615,7 @@ def pad(a, pad_width, mode="constant", constant_values=0, *, stream=None) -> arr
     return node(Pad(widths, mode), (a,), shape, d, st)
 
 
-def roll(a, shift, axis=None, /, *, stream=None) -> array:
+def roll(a, /, shift, axis=None, *, stream=None) -> array:
     """``a`` with elements shifted cyclically along ``axis`` (the flattened array when None)."""
     a = as_array(a, "roll")
     nd = a.ndim

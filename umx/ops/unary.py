@@ -582,7 +582,7 @@ class AsType(Unary):
 _ASTYPE = {d: AsType(d) for d in dt.ALL_DTYPES}
 
 
-def astype(a, dtype, /, *, stream=None) -> array:
+def astype(a, /, dtype, *, stream=None) -> array:
     """``a`` converted to ``dtype``."""
     a = as_array(a, "astype")
     d = dt.to_dtype(dtype, "astype")
