@@ -164,3 +164,22 @@ def test_index_grads_match_mlx():
         )
         for o, r in zip(ours, ref):
             np.testing.assert_allclose(np.array(o), np.array(r), err_msg=fn.__name__)
+
+
+def test_vmap_of_vjp_through_slice_update_is_per_example():
+    # MLX 0.32.4 gets this wrong for every batch entry but the first (its own
+    # per-example vjp and vmap(jvp) agree with ours): keep the loop semantics.
+    c = R(2, 2)
+
+    def f(x):
+        return mx.sin(mx.slice_update(x, x[1:2] * 3, I(1), [0]))
+
+    xb = R(3, 2, 2)
+    g = mx.vmap(lambda x: mx.vjp(f, [x], [c])[1][0])(xb)
+    x, cc = np.array(xb), np.array(c)
+    y = x.copy()
+    y[:, 1] = 3 * x[:, 1]
+    want = np.cos(y) * cc  # d sin(y)/dx, with the chain factor 3 on the updated row
+    want[:, 1] *= 3
+    np.testing.assert_allclose(np.array(g), want, rtol=1e-12)
+    check_vmap(lambda x: mx.vjp(f, [x], [c])[1][0], [xb], 0)
