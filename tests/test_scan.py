@@ -59,8 +59,9 @@ def np_scan(op, x, axis, reverse, inclusive):
     if reverse:
         x = np.flip(x, axis)
     f = {
-        "cumsum": lambda v: np.cumsum(v, axis=axis),
-        "cumprod": lambda v: np.cumprod(v, axis=axis),
+        # In the input's dtype: narrow integers wrap as in MLX (NumPy would widen them).
+        "cumsum": lambda v: np.cumsum(v, axis=axis, dtype=v.dtype),
+        "cumprod": lambda v: np.cumprod(v, axis=axis, dtype=v.dtype),
         "cummax": lambda v: np.maximum.accumulate(v, axis=axis),
         "cummin": lambda v: np.minimum.accumulate(v, axis=axis),
         "logcumsumexp": lambda v: np.logaddexp.accumulate(v, axis=axis),
@@ -236,3 +237,8 @@ def test_kernels_on_cupy():
                         np.testing.assert_allclose(
                             got, exp, rtol=2e-3, atol=1e-5, err_msg=f"{op} {d} {axis}"
                         )
+
+
+def test_narrow_integer_scans_wrap_as_mlx():
+    # MLX keeps uint8 and wraps: cumsum([200] * 3) is [200, 144, 88].
+    check(mx.cumsum(mx.array([200, 200, 200], mx.uint8)), np.array([200, 144, 88], np.uint8))
