@@ -411,3 +411,20 @@ def test_laplace_float64_transforms_in_float64():
     np.testing.assert_allclose(out, np.sign(u) * np.log1p(-np.abs(u)), rtol=1e-14)
     first = mx.random.laplace((3,), dtype=mx.float64, key=k)[0].item()
     assert abs(first - -1.26722893) < 5e-9  # the oracle's value; float32 math gives ...896
+
+
+def test_erfinv_of_the_c_library_matches_the_numpy_emulation_bit_for_bit():
+    # mx.random.normal's erfinv runs in the C library where it builds; it must give the bits
+    # of the NumPy emulation of MLX's float32 erfinv (Giles' polynomials with fma, logf).
+    from umx import _random_bits as rb
+    from umx.backends import _cpu_fuse
+
+    if not _cpu_fuse.available():
+        pytest.skip(f"no C kernel library: {_cpu_fuse.unavailable_reason()}")
+    x = np.random.default_rng(3).uniform(-1, 1, 1 << 16).astype(np.float32)
+    below_one = np.nextafter(np.float32(1), np.float32(0))
+    edge = np.array([0, -0.0, 1e-30, 1e-45, 0.5, below_one, -below_one, 1, -1, np.nan], np.float32)
+    x = np.concatenate([x, edge, below_one - np.arange(4096, dtype=np.float32) * 6e-8])
+    c, ref = _cpu_fuse.erfinv_f32(x), rb._erfinv32_np(x)
+    same = (c.view(np.uint32) == ref.view(np.uint32)) | (np.isnan(c) & np.isnan(ref))
+    assert same.all(), x[~same][:5]

@@ -33,7 +33,9 @@ import numpy as np
 
 from .._fusion import cached_kernel
 
-__all__ = ["BINARY_OPS", "OPS", "available", "kinds", "run_chain", "unavailable_reason"]
+__all__ = [
+    "BINARY_OPS", "OPS", "available", "erfinv_f32", "kinds", "run_chain", "unavailable_reason",
+]  # fmt: skip
 
 # Op codes of _cpu_kernels.c, by primitive name.
 OPS = {
@@ -48,7 +50,7 @@ BINARY_OPS = {
     ("multiply", 0): 14, ("multiply", 1): 14, ("divide", 0): 15, ("divide", 1): 16,
     ("maximum", 0): 17, ("maximum", 1): 18, ("minimum", 0): 19, ("minimum", 1): 20,
 }  # fmt: skip
-_ABI_VERSION = 7
+_ABI_VERSION = 8
 _SOURCE = Path(__file__).with_name("_cpu_kernels.c")
 _FLAGS = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99", "-pthread"]
 # Tried in order, the first the compiler takes wins: OpenMP where it has it, some compilers
@@ -189,6 +191,9 @@ def _load() -> None:
         lib.umx_chain_start.restype = ctypes.c_int
         lib.umx_chain_join.argtypes = []
         lib.umx_chain_join.restype = ctypes.c_int64
+        f = lib.umx_erfinv_f32
+        f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32]
+        f.restype = None
     except (OSError, AttributeError, subprocess.SubprocessError) as exc:  # no or a bad library
         _lib, _reason = False, f"{type(exc).__name__}: {exc}"
         return
@@ -347,3 +352,15 @@ def _run_split(fn, xp, yp, itemsize, n, cp, kp, nops, parts) -> int:
         wait(futures)
         raise
     return min(applied) if min(applied) < 0 else sum(applied)  # negative: a part failed
+
+
+def erfinv_f32(x: np.ndarray) -> np.ndarray | None:
+    """MLX's float32 erfinv of a float32 array in the C library (threads where it is
+    large), or None where the library is unavailable."""
+    if not available():
+        return None
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.empty_like(x)
+    threads = min(_threads, max(1, x.size // _OPS_PER_THREAD)) if _openmp else 1
+    _lib.umx_erfinv_f32(x.ctypes.data, y.ctypes.data, x.size, threads)
+    return y

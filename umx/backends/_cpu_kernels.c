@@ -207,7 +207,43 @@ DEFINE_CHAIN(float, f32)
 DEFINE_CHAIN(double, f64)
 
 /* The ABI version _cpu_fuse.py expects; bump it with any change of the op codes or calls. */
-int umx_kernels_version(void) { return 7; }
+int umx_kernels_version(void) { return 8; }
+
+/* MLX's float32 erfinv (Giles' polynomials evaluated with fma, then libm's logf), which
+ * mx.random.normal applies to its uniforms: the same operations in the same order, so the
+ * same bits (umx._random_bits.erfinv32 does it with NumPy where this library is absent). */
+static float erfinv_f32(float a) {
+    float t = logf(fmaf(a, -a, 1.0f)), p;
+    if (fabsf(t) > 6.125f) {
+        p = 3.03697567e-10f;
+        p = fmaf(p, t, 2.93243101e-8f);
+        p = fmaf(p, t, 1.22150334e-6f);
+        p = fmaf(p, t, 2.84108955e-5f);
+        p = fmaf(p, t, 3.93552968e-4f);
+        p = fmaf(p, t, 3.02698812e-3f);
+        p = fmaf(p, t, 4.83185798e-3f);
+        p = fmaf(p, t, -2.64646143e-1f);
+        p = fmaf(p, t, 8.40016484e-1f);
+    } else {
+        p = 5.43877832e-9f;
+        p = fmaf(p, t, 1.43285448e-7f);
+        p = fmaf(p, t, 1.22774793e-6f);
+        p = fmaf(p, t, 1.12963626e-7f);
+        p = fmaf(p, t, -5.61530760e-5f);
+        p = fmaf(p, t, -1.47697632e-4f);
+        p = fmaf(p, t, 2.31468678e-3f);
+        p = fmaf(p, t, 1.15392581e-2f);
+        p = fmaf(p, t, -2.32015476e-1f);
+        p = fmaf(p, t, 8.86226892e-1f);
+    }
+    return a * p;
+}
+
+void umx_erfinv_f32(const float *x, float *y, int64_t n, int32_t threads) {
+    (void)threads;
+    _Pragma("omp parallel for num_threads(threads) schedule(static) if(threads > 1)")
+    for (int64_t i = 0; i < n; i++) y[i] = erfinv_f32(x[i]);
+}
 
 /* Whether `threads` > 1 really runs on several threads (built with OpenMP). */
 int umx_kernels_threaded(void) {
