@@ -24,6 +24,25 @@ def vmap_by_loop(self, inputs, axes):
     raise NotImplementedError
 
 
+def tangents_by_input(primals, tangents, argnums) -> list:
+    """A jvp's ``tangents`` placed by input position (None for inputs without one)."""
+    t = [None] * len(primals)
+    for k, v in zip(argnums, tangents):
+        t[k] = v
+    return t
+
+
+def sum_terms(terms):
+    """The sum of the terms that are not None (None when all are: a zero tangent)."""
+    from .ops.binary import add
+
+    out = None
+    for t in terms:
+        if t is not None:
+            out = t if out is None else add(out, t)
+    return out
+
+
 def unbroadcast(g, shape: tuple):
     """Sum ``g`` down to ``shape`` (the reverse of broadcasting)."""
     from .ops.reduce import sum as _sum

@@ -26,28 +26,19 @@ from __future__ import annotations
 from math import prod
 
 from .._primitive import NotDifferentiable
-from .._rules import move_to_front, unbroadcast, vmap_by_loop
+from .._rules import (
+    move_to_front,
+    sum_terms,
+    tangents_by_input,
+    unbroadcast,
+    vmap_by_loop,
+)
 
 
 def _mx():
     import umx as mx
 
     return mx
-
-
-def _tangents(primals, tangents, argnums) -> list:
-    t = [None] * len(primals)
-    for k, v in zip(argnums, tangents):
-        t[k] = v
-    return t
-
-
-def _sum(terms):
-    out = None
-    for t in terms:
-        if t is not None:
-            out = t if out is None else _mx().add(out, t)
-    return out
 
 
 def _mT(x):  # noqa: N802
@@ -121,14 +112,14 @@ def _gmm_vjp(self, primals, cotangents, argnums, outputs):
 def _gmm_jvp(self, primals, tangents, argnums):
     mx = _mx()
     a, b, lhs, rhs = primals
-    t = _tangents(primals, tangents, argnums)
+    t = tangents_by_input(primals, tangents, argnums)
     kw = dict(sorted_indices=self.sorted)
     terms = []
     if t[0] is not None:
         terms.append(mx.gather_mm(t[0], b, lhs, rhs, **kw))
     if t[1] is not None:
         terms.append(mx.gather_mm(a, t[1], lhs, rhs, **kw))
-    out = _sum(terms)
+    out = sum_terms(terms)
     return None if out is None else [out]  # index tangents: piecewise constant
 
 
@@ -238,7 +229,7 @@ def _bmm_vjp(self, primals, cotangents, argnums, outputs):
 
 def _bmm_jvp(self, primals, tangents, argnums):
     mx = _mx()
-    t = _tangents(primals, tangents, argnums)
+    t = tangents_by_input(primals, tangents, argnums)
     base = [primals[0], primals[1], *self.masks(primals[2:])]  # a, b, out, lhs, rhs
     where = [0, 1] + [_bmm_slots(self).get(n) for n in ("out", "lhs", "rhs")]  # input slot of each
     terms = []
@@ -248,7 +239,7 @@ def _bmm_jvp(self, primals, tangents, argnums):
         args = list(base)
         args[pos] = t[slot]
         terms.append(mx.block_masked_mm(args[0], args[1], self.block_size, *args[2:]))
-    out = _sum(terms)
+    out = sum_terms(terms)
     return None if out is None else [out]
 
 
@@ -311,13 +302,13 @@ def _smm_vjp(self, primals, cotangents, argnums, outputs):
 def _smm_jvp(self, primals, tangents, argnums):
     mx = _mx()
     a, b, segments = primals
-    t = _tangents(primals, tangents, argnums)
+    t = tangents_by_input(primals, tangents, argnums)
     terms = []
     if t[0] is not None:
         terms.append(mx.segmented_mm(t[0], b, segments))
     if t[1] is not None:
         terms.append(mx.segmented_mm(a, t[1], segments))
-    out = _sum(terms)
+    out = sum_terms(terms)
     return None if out is None else [out]
 
 
@@ -443,14 +434,14 @@ def _qq_jvp(self, primals, tangents, argnums):
     mx = _mx()
     x, w, scales, gx, gw, _ = self.parts(primals)
     _check_qq_argnums(self, argnums, "QQMatmul")
-    t = _tangents(primals, tangents, argnums)
+    t = tangents_by_input(primals, tangents, argnums)
     kw = dict(global_scale_x=gx, global_scale_w=gw, **_qq_kw(self))
     terms = []
     if t[0] is not None:
         terms.append(mx.qqmm(t[0], w, scales, **kw))
     if t[1] is not None:
         terms.append(mx.qqmm(x, t[1], None, **kw))
-    out = _sum(terms)
+    out = sum_terms(terms)
     return None if out is None else [out]
 
 
@@ -502,7 +493,7 @@ def _gqq_jvp(self, primals, tangents, argnums):
     mx = _mx()
     x, w, scales, gx, gw, (lhs, rhs) = self.parts(primals)
     _check_qq_argnums(self, argnums, "GatherQQMM")
-    t = _tangents(primals, tangents, argnums)
+    t = tangents_by_input(primals, tangents, argnums)
     kw = dict(global_scale_x=gx, global_scale_w=None if gw is None else mx.reshape(gw, (-1,)),
               sorted_indices=self.sorted, **_qq_kw(self))  # fmt: skip
     terms = []
@@ -510,7 +501,7 @@ def _gqq_jvp(self, primals, tangents, argnums):
         terms.append(mx.gather_qqmm(t[0], w, scales, lhs, rhs, **kw))
     if t[1] is not None:
         terms.append(mx.gather_qqmm(x, t[1], None, lhs, rhs, **kw))
-    out = _sum(terms)
+    out = sum_terms(terms)
     return None if out is None else [out]
 
 

@@ -13,28 +13,19 @@ them (the matmuls batch ``x``, and loop over a batched weight).
 from __future__ import annotations
 
 from .._primitive import NotDifferentiable
-from .._rules import move_to_front, unbroadcast, vmap_by_loop
+from .._rules import (
+    move_to_front,
+    sum_terms,
+    tangents_by_input,
+    unbroadcast,
+    vmap_by_loop,
+)
 
 
 def _mx():
     import umx as mx
 
     return mx
-
-
-def _tangents(primals, tangents, argnums) -> list:
-    t = [None] * len(primals)
-    for k, v in zip(argnums, tangents):
-        t[k] = v
-    return t
-
-
-def _sum(terms):
-    out = None
-    for t in terms:
-        if t is not None:
-            out = t if out is None else _mx().add(out, t)
-    return out
 
 
 def _codes(p, w, scales):
@@ -109,7 +100,7 @@ def _dq_vjp(self, primals, cotangents, argnums, outputs):
 def _dq_jvp(self, primals, tangents, argnums):
     mx = _mx()
     slots = _dq_slots(self)
-    t = _tangents(primals, tangents, argnums)
+    t = tangents_by_input(primals, tangents, argnums)
     if self.mode == "affine":
         ts, tb = t[slots["s"]], t[slots["b"]]
         if ts is None and tb is None:
@@ -213,7 +204,7 @@ def _qmm_vjp(self, primals, cotangents, argnums, outputs):
 
 def _qmm_jvp(self, primals, tangents, argnums):
     mx = _mx()
-    t = _tangents(primals, tangents, argnums)
+    t = tangents_by_input(primals, tangents, argnums)
     if t[1] is not None:
         raise _no_weight("QuantizedMatmul::jvp")
     x, w, scales = primals[:3]
@@ -230,7 +221,7 @@ def _qmm_jvp(self, primals, tangents, argnums):
         ts = mx.zeros_like(scales) if ts is None else ts
         tb = mx.zeros_like(biases) if tb is None else tb
         terms.append(mx.quantized_matmul(x, w, ts, tb, self.transpose, **_qmm_args(self)))
-    return [_sum(terms)]
+    return [sum_terms(terms)]
 
 
 def _first_matrix(a):
@@ -325,7 +316,7 @@ def _gqmm_vjp(self, primals, cotangents, argnums, outputs):
 def _gqmm_jvp(self, primals, tangents, argnums):
     mx = _mx()
     x, w, scales, biases, g, lhs, rhs, ki = _gqmm_parts(self, primals)
-    t = _tangents(primals, tangents, argnums)
+    t = tangents_by_input(primals, tangents, argnums)
     if t[1] is not None:
         raise _no_weight("GatherQMM::jvp")
     kw = dict(transpose=self.transpose, global_scale=g, **_qmm_args(self))
@@ -339,7 +330,7 @@ def _gqmm_jvp(self, primals, tangents, argnums):
         ts = mx.zeros_like(scales) if ts is None else ts
         tb = mx.zeros_like(biases) if tb is None else tb
         terms.append(mx.gather_qmm(x, w, ts, tb, lhs, rhs, **kw))
-    return [_sum(terms)]
+    return [sum_terms(terms)]
 
 
 # -- fp8 ---------------------------------------------------------------------------------------

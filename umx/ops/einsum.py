@@ -217,8 +217,8 @@ METHODS: dict = {}
 
 import umx as mx  # noqa: E402 - the package, for the ops the rules are written with
 
-from .._rules import move_to_front, unbroadcast  # noqa: E402
-from .linalg import _cj, _sum_terms  # noqa: E402
+from .._rules import move_to_front, sum_terms, unbroadcast  # noqa: E402
+from .linalg import _cj  # noqa: E402
 
 _FRESH = "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba"
 
@@ -288,7 +288,7 @@ def _einsum_jvp(self, primals, tangents, argnums):
         ops = list(primals)
         ops[k] = t
         terms.append(einsum(self.equation, *ops))
-    return [_sum_terms(terms)]
+    return [sum_terms(terms)]
 
 
 def _einsum_vmap(self, inputs, axes):

@@ -356,7 +356,7 @@ METHODS: dict = {}
 
 import umx as mx  # noqa: E402 - the package, for the ops the rules are written with
 
-from .._rules import move_to_front, unbroadcast  # noqa: E402
+from .._rules import move_to_front, sum_terms, tangents_by_input, unbroadcast  # noqa: E402
 
 
 def _cj(x):
@@ -392,20 +392,6 @@ def _matmul_vjp(a, b, c, argnums):
     return out
 
 
-def _tangents(primals, tangents, argnums) -> list:
-    t = [None] * len(primals)
-    for k, v in zip(argnums, tangents):
-        t[k] = v
-    return t
-
-
-def _sum_terms(terms):
-    out = None
-    for t in terms:
-        out = t if out is None else mx.add(out, t)
-    return out
-
-
 def _product_rule(f, a, b, ta, tb):
     """The tangent of ``f(a, b)`` for ``f`` bilinear: ``f(ta, b) + f(a, tb)`` (None: zero)."""
     terms = []
@@ -413,7 +399,7 @@ def _product_rule(f, a, b, ta, tb):
         terms.append(f(ta, b))
     if tb is not None:
         terms.append(f(a, tb))
-    return _sum_terms(terms)
+    return sum_terms(terms)
 
 
 def _matmul_batched(inputs, axes):
@@ -453,7 +439,7 @@ def _matmul_vjp_rule(self, primals, cotangents, argnums, outputs):
 
 def _matmul_jvp_rule(self, primals, tangents, argnums):
     a, b = primals
-    ta, tb = _tangents(primals, tangents, argnums)
+    ta, tb = tangents_by_input(primals, tangents, argnums)
     return [_product_rule(mx.matmul, a, b, ta, tb)]
 
 
@@ -484,7 +470,7 @@ def _addmm_vjp(self, primals, cotangents, argnums, outputs):
 
 def _addmm_jvp(self, primals, tangents, argnums):
     c, a, b = primals
-    tc, ta, tb = _tangents(primals, tangents, argnums)
+    tc, ta, tb = tangents_by_input(primals, tangents, argnums)
     out = _product_rule(mx.matmul, a, b, ta, tb)
     if out is not None and self.alpha != 1:
         out = mx.multiply(out, self.alpha)
@@ -550,7 +536,7 @@ def _tensordot_vjp(self, primals, cotangents, argnums, outputs):
 
 def _tensordot_jvp(self, primals, tangents, argnums):
     a, b = primals
-    ta, tb = _tangents(primals, tangents, argnums)
+    ta, tb = tangents_by_input(primals, tangents, argnums)
     ax = (list(self.axes_a), list(self.axes_b))
     return [_product_rule(lambda x, y: tensordot(x, y, ax), a, b, ta, tb)]
 
@@ -600,7 +586,7 @@ def _outer_vjp(self, primals, cotangents, argnums, outputs):
 
 def _outer_jvp(self, primals, tangents, argnums):
     a, b = primals
-    ta, tb = _tangents(primals, tangents, argnums)
+    ta, tb = tangents_by_input(primals, tangents, argnums)
     return [_product_rule(outer, a, b, ta, tb)]
 
 
@@ -654,7 +640,7 @@ def _kron_vjp(self, primals, cotangents, argnums, outputs):
 
 def _kron_jvp(self, primals, tangents, argnums):
     a, b = primals
-    ta, tb = _tangents(primals, tangents, argnums)
+    ta, tb = tangents_by_input(primals, tangents, argnums)
     return [_product_rule(kron, a, b, ta, tb)]
 
 
@@ -690,7 +676,7 @@ def _vecdot_vjp(self, primals, cotangents, argnums, outputs):
 
 def _vecdot_jvp(self, primals, tangents, argnums):
     a, b = primals
-    ta, tb = _tangents(primals, tangents, argnums)
+    ta, tb = tangents_by_input(primals, tangents, argnums)
     return [_product_rule(lambda x, y: vecdot(x, y, axis=self.axis), a, b, ta, tb)]
 
 
