@@ -33,16 +33,13 @@ from .._rules import (
     unbroadcast,
     vmap_by_loop,
 )
+from .linalg import _mT
 
 
 def _mx():
     import umx as mx
 
     return mx
-
-
-def _mT(x):  # noqa: N802
-    return _mx().swapaxes(x, -1, -2)
 
 
 def _no_index_grad(name: str, what: str = "indices"):
