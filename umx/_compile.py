@@ -319,21 +319,15 @@ def _record(out_tree, state_leaves: list, prims: list, draws: int) -> _Tape:
     return tape
 
 
-def _real_key() -> array:
-    """The next key of the global sequence, moving it on (``state._next`` without hook)."""
-    from . import _random_bits as rb
-    from .random import _key_array, state
-
-    with state._lock:
-        state._k, sub = rb.split_py(*state._k)
-    return _key_array(*sub)
-
-
 def _dispatch_key() -> array:
     """``mx.random.state``'s hook while a trace reads it: the tracing thread gets a traced
     key, any other thread the next real one."""
     draw = _local.draw
-    return _real_key() if draw is None else draw()
+    if draw is not None:
+        return draw()
+    from .random import state
+
+    return state._advance()
 
 
 def _call_keys(n: int, advance: bool) -> list:

@@ -63,6 +63,10 @@ class _RandomState:
     def _next(self) -> array:
         if self._draw_hook is not None:
             return self._draw_hook()
+        return self._advance()
+
+    def _advance(self) -> array:
+        """The next key of the sequence, moving it on (whatever hook is set)."""
         with self._lock:
             self._k, sub = rb.split_py(*self._k)
         return _key_array(*sub)
