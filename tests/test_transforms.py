@@ -401,3 +401,13 @@ def test_grad_argnums_order_as_mlx():
     assert [x.item() for x in g] == [2.0, 5.0]
     _, g = mx.value_and_grad(lambda a, b: a * 2 + b * 3, argnums=[1, 0])(a, b)
     assert [x.item() for x in g] == [2.0, 3.0]
+
+
+def test_grad_of_a_named_tuple_argument_is_that_named_tuple():
+    from collections import namedtuple
+
+    Params = namedtuple("Params", "w b")
+    p = Params(mx.array([1.0, 2.0]), mx.array(3.0))
+    g = mx.grad(lambda q: (q.w * q.b).sum())(p)
+    assert type(g) is Params
+    assert g.w.tolist() == [3.0, 3.0] and g.b.item() == 3.0

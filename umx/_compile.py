@@ -28,6 +28,7 @@ from . import _device, _eval
 from ._array import _new, array, node
 from ._autodiff import graph_order, identity
 from ._primitive import Primitive, multi_node
+from ._tree import tree_map
 
 _enabled = ["MLX_DISABLE_COMPILE" not in os.environ]  # MLX: set at all (even empty) disables
 _lock = threading.Lock()  # guards _hook_users
@@ -159,7 +160,7 @@ def _replace(tree, values: dict) -> None:
 
 def _assign(tree, new: list, pos: list) -> None:
     """Overwrite, in place, the array leaves inside ``tree``'s lists and dicts with ``new``
-    (in ``_rebuild``'s order; arrays in tuples cannot be written and are skipped over)."""
+    (in ``tree_map``'s order; arrays in tuples cannot be written and are skipped over)."""
     if isinstance(tree, (list, dict)):
         for k, t in list(enumerate(tree) if isinstance(tree, list) else tree.items()):
             if isinstance(t, array):
@@ -172,18 +173,6 @@ def _assign(tree, new: list, pos: list) -> None:
             _assign(t, new, pos)
     elif isinstance(tree, array):
         pos[0] += 1
-
-
-def _rebuild(tree, f):
-    """``tree`` with each leaf ``x`` replaced by ``f(x)`` (named tuples kept)."""
-    if isinstance(tree, list):
-        return [_rebuild(t, f) for t in tree]
-    if isinstance(tree, tuple):
-        items = [_rebuild(t, f) for t in tree]
-        return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)
-    if isinstance(tree, dict):
-        return {k: _rebuild(v, f) for k, v in tree.items()}
-    return f(tree)
 
 
 # The slots every node has, and those only some have (not the siblings of a multi-output
@@ -283,7 +272,7 @@ def _record(out_tree, state_leaves: list, prims: list, draws: int) -> _Tape:
     ``state_leaves``. Every array that depends on no input is computed now: a constant."""
     tape = _Tape(draws)
     targets: list = []
-    _rebuild(out_tree, lambda x: targets.append(x) if isinstance(x, array) else None)
+    tree_map(lambda x: targets.append(x) if isinstance(x, array) else None, out_tree)
     targets += state_leaves
     slot_of = _input_nodes(targets, prims)
     order, depends = graph_order(targets, set(slot_of))
@@ -306,8 +295,8 @@ def _record(out_tree, state_leaves: list, prims: list, draws: int) -> _Tape:
         for o in outs:
             slot_of[id(o)] = count
             count += 1
-    tape.outputs = _rebuild(
-        out_tree, lambda x: _Slot(slot_of[id(x)]) if isinstance(x, array) else x
+    tape.outputs = tree_map(
+        lambda x: _Slot(slot_of[id(x)]) if isinstance(x, array) else x, out_tree
     )
     tape.state_outputs = [slot_of[id(a)] for a in state_leaves]
     if tape.constants:
@@ -417,7 +406,7 @@ class Compiled:
             i = x.index
             return slots[i] if i >= fixed else _fresh(slots[i])
 
-        return _rebuild(tape.outputs, out)
+        return tree_map(out, tape.outputs)
 
     def _trace(
         self, args, kwargs, arrays: list, states: list, in_rand: bool, out_rand: bool = False
@@ -434,8 +423,8 @@ class Compiled:
         for k, a in enumerate(arrays):
             free.setdefault(id(a), []).append(k)
         it = iter([stand_ins[free[id(a)].pop(0)] for a in walked if isinstance(a, array)])
-        traced_args, traced_kwargs = _rebuild(
-            (args, kwargs), lambda x: next(it) if isinstance(x, array) else x
+        traced_args, traced_kwargs = tree_map(
+            lambda x: next(it) if isinstance(x, array) else x, (args, kwargs)
         )
         record: list = []
         _swap(self._inputs, iter(stand_ins[len(arrays) : n_fixed]), record)
@@ -465,7 +454,7 @@ class Compiled:
             # Read before the stand-ins go back: an output leaf ``fun`` left alone is the
             # input of the next call, not the value it had when traced.
             state_out: list = []
-            _rebuild(self._outputs, lambda x: state_out.append(x) if isinstance(x, array) else None)
+            tree_map(lambda x: state_out.append(x) if isinstance(x, array) else None, self._outputs)
             tape = _record(out, state_out, prims, len(stand_ins) - n_fixed)
             ok = True
         finally:

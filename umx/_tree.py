@@ -33,14 +33,24 @@ def tree_unflatten(structure, leaves) -> object:
         if kind is dict:
             return {k: build(v) for k, v in children}
         items = [build(c) for c in children]
-        return kind(items) if kind is not list else items
+        if kind is list:
+            return items
+        return kind(*items) if hasattr(kind, "_fields") else kind(items)  # named tuples too
 
     return build(structure)
 
 
 def tree_map(f, tree):
-    leaves, s = tree_flatten(tree)
-    return tree_unflatten(s, [f(x) for x in leaves])
+    """``tree`` with each leaf ``x`` replaced by ``f(x)`` (lists, tuples, named tuples and
+    dicts rebuilt), leaves visited in ``tree_flatten``'s order."""
+    if isinstance(tree, list):
+        return [tree_map(f, t) for t in tree]
+    if isinstance(tree, tuple):
+        items = [tree_map(f, t) for t in tree]
+        return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)
+    if isinstance(tree, dict):
+        return {k: tree_map(f, v) for k, v in tree.items()}
+    return f(tree)
 
 
 def check_array_leaves(leaves, op: str) -> None:
