@@ -10,6 +10,8 @@ from . import _device, _eval
 from ._array import array, node
 from ._autodiff import graph_order, on_stream
 from ._primitive import Primitive
+from ._tree import tree_map
+from .ops._util import fmt_shape
 
 
 class VmapSlice(Primitive):
@@ -48,10 +50,6 @@ class VmapSlice(Primitive):
 
 
 _PREFIX = "[tree_map] Additional input tree is not a valid prefix of the first tree."
-
-
-def _fmt(shape) -> str:
-    return "(" + ",".join(str(d) for d in shape) + ")"
 
 
 def _flat_axes(tree, axes, output: bool, leaves: list, flat: list, top: bool = True) -> None:
@@ -101,25 +99,17 @@ def _flat_axes(tree, axes, output: bool, leaves: list, flat: list, top: bool = T
         if not 0 <= ax < nd:
             what = "output vectorization" if output else "vectorization"
             raise IndexError(
-                f"[vmap] Invalid {what} axis {ax} for array with shape {_fmt(tree.shape)}"
+                f"[vmap] Invalid {what} axis {ax} for array with shape {fmt_shape(tree.shape)}"
             )
     leaves.append(tree)
     flat.append(ax)
 
 
-def _rebuild(tree, it):
-    """``tree`` with its array leaves replaced, in ``_flat_axes`` order, from ``it``."""
-    if isinstance(tree, list):
-        return [_rebuild(t, it) for t in tree]
-    if isinstance(tree, tuple):
-        return (
-            type(tree)(_rebuild(t, it) for t in tree)
-            if not hasattr(tree, "_fields")
-            else type(tree)(*(_rebuild(t, it) for t in tree))
-        )
-    if isinstance(tree, dict):
-        return {k: _rebuild(t, it) for k, t in tree.items()}
-    return next(it)
+def _refill(tree, leaves: list):
+    """``tree`` with its array leaves (all its leaves: ``_flat_axes`` checked) replaced by
+    ``leaves``, in order."""
+    it = iter(leaves)
+    return tree_map(lambda _: next(it), tree)
 
 
 def loop_rule(n, inputs, axes, size: int):
@@ -194,7 +184,7 @@ def vmap(fun, in_axes=0, out_axes=0):
             p = node(VmapSlice(ax), (x,), shape, x._dtype, x._stream or _device.current_stream())
             placeholders.append(p)
             batched[id(p)] = (x, ax)
-        new_tree = _rebuild(tree, iter(placeholders))
+        new_tree = _refill(tree, placeholders)
         with _vmap_tracing():
             outs = fun(new_tree) if len(args) == 1 else fun(*new_tree)
         out_leaves, oaxes = [], []
@@ -221,6 +211,6 @@ def vmap(fun, in_axes=0, out_axes=0):
             if oa is None:
                 raise ValueError(f"[vmap] Axis -1 invalid for output with {r.ndim} dimensions.")
             results.append(moveaxis(r, a, oa) if a != oa else r)
-        return _rebuild(outs, iter(results))
+        return _refill(outs, results)
 
     return wrapped

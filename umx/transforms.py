@@ -10,6 +10,7 @@ from ._autodiff import _stream_of, backprop, forward, identity, on_stream, retai
 from ._primitive import Primitive, multi_node
 from ._tree import check_array_leaves, tree_flatten, tree_unflatten
 from ._vmap import vmap
+from .ops._util import fmt_shape
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "vmap", "custom_function", "checkpoint"]
 
@@ -48,7 +49,7 @@ def vjp(fun: Callable, primals: Sequence[array], cotangents: Sequence[array]):
     for o, c in zip(outs, cotangents):
         if o.shape != c.shape:
             raise ValueError(
-                f"[vjp] Output shape {_fmt(o.shape)} does not match cotangent shape {_fmt(c.shape)}."
+                f"[vjp] Output shape {fmt_shape(o.shape)} does not match cotangent shape {fmt_shape(c.shape)}."
             )
     # Each cotangent is taken in its output's dtype (MLX), so the vjps have the primals' dtypes.
     cotangents = [c if c.dtype == o.dtype else c.astype(o.dtype) for o, c in zip(outs, cotangents)]
@@ -68,10 +69,6 @@ def jvp(fun: Callable, primals: Sequence[array], tangents: Sequence[array]):
     wrapped, outs = _trace(fun, primals, "jvp")
     outs = _as_list(outs, "jvp")
     return outs, forward(outs, wrapped, tangents)
-
-
-def _fmt(shape):
-    return "(" + ",".join(str(s) for s in shape) + ")"
 
 
 def _zeros(x):
@@ -142,7 +139,7 @@ def _loss_of(value, op: str) -> array:
             " If you are using grad your function must return a scalar." if loss.size == 1 else ""
         )
         raise ValueError(
-            f"[vjp] Output shape {_fmt(loss.shape)} does not match cotangent shape ().{hint}"
+            f"[vjp] Output shape {fmt_shape(loss.shape)} does not match cotangent shape ().{hint}"
         )
     return loss
 
