@@ -46,6 +46,7 @@ from . import _dtypes as dt
 from ._array import array, constant
 from ._compile import Compiled, _Slot, _Tape
 from ._primitive import Primitive
+from .ops._util import fmt_shape
 
 __all__ = ["FunctionExporter", "export_function", "exporter", "import_function"]
 
@@ -364,7 +365,7 @@ class _Trace:
         )
         names = [str(i + 1) for i in range(self.positional)] + [f'"{k}"' for k in self.keywords]
         for name, (s, d) in zip(names, self.inputs):
-            lines.append(f"   {name}: {_fmt_shape(s)} {d.name}")
+            lines.append(f"   {name}: {fmt_shape(s)} {d.name}")
         return "\n".join(lines)
 
 
@@ -377,10 +378,6 @@ def _stream_for(t: _device.DeviceType) -> _device.Stream:
         if cur.device.type is t:
             return cur
     return _device.default_stream(t)
-
-
-def _fmt_shape(s: tuple) -> str:
-    return "(" + ",".join(str(i) for i in s) + ")"
 
 
 # -- the file -----------------------------------------------------------------------------
@@ -490,7 +487,7 @@ class _ImportedFunction:
         called = [f"Called with {len(pos)} positional inputs and {len(kw)} keyword inputs:"]
         names = [str(i + 1) for i in range(len(pos))] + [f'"{k}"' for k in sorted(kw)]
         for name, a in zip(names, flat):
-            called.append(f"  {name}: {_fmt_shape(a._shape)} {a._dtype.name}")
+            called.append(f"  {name}: {fmt_shape(a._shape)} {a._dtype.name}")
         if self._shapeless and any(t.accepts(kw, flat, exact=False) for t in self._traces):
             head = (
                 "[import_function::call] This function was exported with shapeless=True, but "

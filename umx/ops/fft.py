@@ -18,6 +18,7 @@ from .. import _dtypes as dt
 from .._array import array, node
 from .._device import resolve_stream
 from .._primitive import Primitive
+from ._util import fmt_shape
 from .unary import cast
 
 __all__: list = []  # the public names live in umx.fft
@@ -106,9 +107,9 @@ def fft_op(a: array, s, axes, inverse: bool, real: bool, norm: str, op: str, str
             raise ValueError(f"[{op}] Shape and axes have different sizes.")
         norm_axes = None
     if len(set(ax % nd if nd and -nd <= ax < nd else ax for ax in axes)) != len(axes):
-        raise ValueError(f"[{op}] Duplicated axis received {_tup(axes)}")
+        raise ValueError(f"[{op}] Duplicated axis received {fmt_shape(axes)}")
     if any(n <= 0 for n in sizes):
-        raise ValueError(f"[{op}] Invalid FFT output size requested {_tup(sizes)}")
+        raise ValueError(f"[{op}] Invalid FFT output size requested {fmt_shape(sizes)}")
     if norm_axes is None:
         norm_axes = tuple(_axis(ax, nd, op) for ax in axes)
     if nd == 0:
@@ -119,10 +120,6 @@ def fft_op(a: array, s, axes, inverse: bool, real: bool, norm: str, op: str, str
     a = cast(a, dt.float32 if (real and not inverse) else dt.complex64, st)
     prim = FFT(norm_axes, tuple(sizes), bool(inverse), bool(real), norm)
     return node(prim, (a,), prim.out_shape(a.shape), prim.out_dtype(), st)
-
-
-def _tup(v) -> str:
-    return "(" + ",".join(str(x) for x in v) + ")"
 
 
 def _int(v, op: str, what: str) -> int:
